@@ -1,0 +1,192 @@
+/**
+ * Gateway configuration: a JSON file for real vCenters, command-line flags and environment
+ * variables for the rest. Secrets are never in the file itself: each vCenter names the
+ * environment variable or file that holds its password.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { VCenterEndpoint } from './vsphere/index.ts';
+
+export interface SimulatorConfig {
+  vcenters: number;
+  datacentersPerVcenter: number;
+  clustersPerDatacenter: number;
+  hostsPerCluster: number;
+  seed: number;
+  latencyMs: number;
+  /** First simulated vCenter's port; 0 picks free ports. */
+  basePort: number;
+}
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** Empty: start the embedded simulator and front it. */
+  vcenters: VCenterEndpoint[];
+  simulator: SimulatorConfig;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_SIMULATOR: SimulatorConfig = {
+  vcenters: 2,
+  datacentersPerVcenter: 1,
+  clustersPerDatacenter: 3,
+  hostsPerCluster: 4,
+  seed: 1,
+  latencyMs: 0,
+  basePort: 0,
+};
+
+interface VCenterFileEntry {
+  name?: unknown;
+  url?: unknown;
+  username?: unknown;
+  passwordEnv?: unknown;
+  passwordFile?: unknown;
+  caFile?: unknown;
+  insecure?: unknown;
+  timeoutMs?: unknown;
+  maxConcurrentRequests?: unknown;
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`${what} must be a non-empty string`);
+  return v;
+}
+
+function int(v: unknown, what: string, min: number, max: number): number {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${what} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function vcenterFromFile(entry: VCenterFileEntry, i: number, baseDir: string, env: NodeJS.ProcessEnv): VCenterEndpoint {
+  const where = `vcenters[${i}]`;
+  const name = str(entry.name, `${where}.name`);
+  const url = str(entry.url, `${where}.url`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`${where}.url is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${where}.url must be https:// (or http://)`);
+  if (parsed.username || parsed.password) throw new ConfigError(`${where}.url must not carry credentials`);
+  let password: string;
+  if (entry.passwordEnv !== undefined) {
+    const variable = str(entry.passwordEnv, `${where}.passwordEnv`);
+    const value = env[variable];
+    if (!value) throw new ConfigError(`${where}: environment variable ${variable} (passwordEnv) is not set`);
+    password = value;
+  } else if (entry.passwordFile !== undefined) {
+    const file = resolve(baseDir, str(entry.passwordFile, `${where}.passwordFile`));
+    try {
+      password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      throw new ConfigError(`${where}: cannot read passwordFile ${file}`);
+    }
+  } else {
+    throw new ConfigError(`${where}: set passwordEnv or passwordFile (passwords are not read from the config file itself)`);
+  }
+  let caPem: string | undefined;
+  if (entry.caFile !== undefined) {
+    const file = resolve(baseDir, str(entry.caFile, `${where}.caFile`));
+    try {
+      caPem = readFileSync(file, 'utf8');
+    } catch {
+      throw new ConfigError(`${where}: cannot read caFile ${file}`);
+    }
+  }
+  if (entry.insecure !== undefined && typeof entry.insecure !== 'boolean') throw new ConfigError(`${where}.insecure must be a boolean`);
+  return {
+    name,
+    url: url.replace(/\/+$/, ''),
+    username: str(entry.username, `${where}.username`),
+    password,
+    caPem,
+    insecure: entry.insecure === true,
+    timeoutMs: entry.timeoutMs === undefined ? undefined : int(entry.timeoutMs, `${where}.timeoutMs`, 100, 600_000),
+    maxConcurrentRequests:
+      entry.maxConcurrentRequests === undefined ? undefined : int(entry.maxConcurrentRequests, `${where}.maxConcurrentRequests`, 1, 1024),
+  };
+}
+
+export const USAGE = `Usage: npm start -- [options]
+
+  --config FILE          JSON file listing real vCenters (also GATEWAY_CONFIG); without it the
+                         embedded vCenter simulator starts
+  --port N               GraphQL port (also PORT), default 4000
+  --host ADDR            listen address (also HOST), default 127.0.0.1
+  --sim-vcenters N       simulated vCenters, default ${DEFAULT_SIMULATOR.vcenters}
+  --sim-datacenters N    datacenters per simulated vCenter, default ${DEFAULT_SIMULATOR.datacentersPerVcenter}
+  --sim-clusters N       clusters per datacenter, default ${DEFAULT_SIMULATOR.clustersPerDatacenter}
+  --sim-hosts N          hosts per cluster, default ${DEFAULT_SIMULATOR.hostsPerCluster}
+  --sim-seed N           inventory seed, default ${DEFAULT_SIMULATOR.seed}
+  --sim-latency MS       latency the simulator adds to every request, default 0
+  --sim-port N           first simulated vCenter's port, default: any free port
+`;
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'sim-vcenters': { type: 'string' },
+        'sim-datacenters': { type: 'string' },
+        'sim-clusters': { type: 'string' },
+        'sim-hosts': { type: 'string' },
+        'sim-seed': { type: 'string' },
+        'sim-latency': { type: 'string' },
+        'sim-port': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+
+  const configPath = (values['config'] as string | undefined) ?? env['GATEWAY_CONFIG'];
+  let file: { port?: unknown; host?: unknown; vcenters?: unknown; simulator?: Record<string, unknown> } = {};
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(configPath, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`Cannot read config ${configPath}: ${(error as Error).message}`);
+    }
+    if (typeof file !== 'object' || file === null) throw new ConfigError(`Config ${configPath} must hold a JSON object`);
+  }
+  const baseDir = configPath ? dirname(resolve(configPath)) : process.cwd();
+  if (file.vcenters !== undefined && !Array.isArray(file.vcenters)) throw new ConfigError('vcenters must be an array');
+  const vcenters = ((file.vcenters as VCenterFileEntry[] | undefined) ?? []).map((e, i) => vcenterFromFile(e ?? {}, i, baseDir, env));
+
+  const sim = { ...DEFAULT_SIMULATOR };
+  const fileSim = file.simulator ?? {};
+  const simFlag = (flag: string, key: keyof SimulatorConfig, min: number, max: number) => {
+    const raw = values[flag] ?? fileSim[key];
+    if (raw !== undefined) sim[key] = int(raw, `--${flag}`, min, max);
+  };
+  simFlag('sim-vcenters', 'vcenters', 1, 15);
+  simFlag('sim-datacenters', 'datacentersPerVcenter', 1, 50);
+  simFlag('sim-clusters', 'clustersPerDatacenter', 1, 500);
+  simFlag('sim-hosts', 'hostsPerCluster', 1, 96);
+  simFlag('sim-seed', 'seed', 0, 2 ** 31 - 1);
+  simFlag('sim-latency', 'latencyMs', 0, 60_000);
+  simFlag('sim-port', 'basePort', 0, 65_000);
+
+  return {
+    host: (values['host'] as string | undefined) ?? env['HOST'] ?? (typeof file.host === 'string' ? file.host : '127.0.0.1'),
+    port: int(values['port'] ?? env['PORT'] ?? file.port ?? 4000, 'port', 0, 65_535),
+    vcenters,
+    simulator: sim,
+  };
+}

@@ -1,0 +1,75 @@
+import { GraphQLError } from 'graphql';
+import { UpstreamError } from '../vsphere/index.ts';
+
+/**
+ * The error codes clients see in `extensions.code`. Upstream failures keep the code the
+ * upstream client gave them; everything unexpected is masked as INTERNAL_SERVER_ERROR.
+ */
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'VCENTER_UNAVAILABLE'
+  | 'VIM_API_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_ERROR'
+  | 'TLS_ERROR'
+  | 'INTERNAL_SERVER_ERROR';
+
+export function badInput(message: string, field?: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...(field ? { field } : {}) } });
+}
+
+export function notFound(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'NOT_FOUND', ...extensions } });
+}
+
+/**
+ * The one place where any error becomes what a client sees. GraphQL errors we raised pass
+ * through; upstream errors keep their typed code and the vCenter's name (their messages are
+ * built by the upstream client and carry no secrets); anything else is masked, and the
+ * caller logs it in full for operators.
+ */
+export function toClientError(
+  error: unknown,
+  location: { path?: ReadonlyArray<string | number>; nodes?: GraphQLError['nodes'] } = {},
+): { error: GraphQLError; unexpected: boolean } {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof UpstreamError) {
+    return {
+      error: new GraphQLError(original.message, {
+        nodes: location.nodes,
+        path: location.path,
+        extensions: {
+          code: original.code,
+          vcenter: original.vcenter,
+          ...(original.status ? { upstreamStatus: original.status } : {}),
+          ...(original.fault ? { upstreamFault: original.fault } : {}),
+        },
+      }),
+      unexpected: false,
+    };
+  }
+  if (original instanceof GraphQLError) {
+    // Ours (BAD_USER_INPUT, NOT_FOUND...) or graphql-js's own (validation); graphql-js may
+    // have wrapped ours to add the path.
+    const outer = error instanceof GraphQLError ? error : original;
+    return {
+      error: new GraphQLError(original.message, {
+        nodes: location.nodes ?? outer.nodes,
+        path: location.path ?? outer.path,
+        extensions: original.extensions,
+      }),
+      unexpected: false,
+    };
+  }
+  return {
+    error: new GraphQLError('Unexpected error.', {
+      nodes: location.nodes ?? (error instanceof GraphQLError ? error.nodes : undefined),
+      path: location.path ?? (error instanceof GraphQLError ? error.path : undefined),
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    }),
+    unexpected: true,
+  };
+}

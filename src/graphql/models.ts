@@ -1,0 +1,87 @@
+/**
+ * What resolvers pass to each other (codegen "mappers"). Objects that live in vCenter
+ * are references ({vcenter, moId}) plus what the parent already knew; resolvers fetch
+ * the rest through the request's DataLoaders, so an object reached by two paths costs
+ * one upstream read.
+ */
+import type {
+  InstalledImageInfo,
+  InstalledImage,
+  SoftwareInfo,
+  Notification,
+  Notifications,
+  LocalizableMessage,
+} from '../vsphere/index.ts';
+import type { Connection, Edge } from './connection.ts';
+
+// `__typename` lets graphql-js resolve the Node interface without guessing from shapes.
+export interface VCenterModel {
+  __typename: 'VCenter';
+  name: string;
+}
+
+export interface ClusterModel {
+  __typename: 'Cluster';
+  vcenter: string;
+  moId: string;
+  name: string;
+  haEnabled: boolean;
+  drsEnabled: boolean;
+}
+
+export interface HostModel {
+  __typename: 'Host';
+  vcenter: string;
+  moId: string;
+}
+
+export function vcenterRef(name: string): VCenterModel {
+  return { __typename: 'VCenter', name };
+}
+
+export function hostRef(vcenter: string, moId: string): HostModel {
+  return { __typename: 'Host', vcenter, moId };
+}
+
+export type ClusterConnectionModel = Connection<ClusterModel>;
+export type HostConnectionModel = Connection<HostModel>;
+export type ClusterEdgeModel = Edge<ClusterModel>;
+export type HostEdgeModel = Edge<HostModel>;
+
+export interface InstalledImageInfoModel {
+  vcenter: string;
+  cluster: string;
+  info: InstalledImageInfo;
+}
+
+export interface InstalledImageModel {
+  vcenter: string;
+  image: InstalledImage;
+}
+
+export type SoftwareInfoModel = SoftwareInfo;
+
+export interface HostNotificationsModel {
+  host: HostModel;
+  notifications: Notifications;
+}
+
+export interface InstalledImageHostInfoModel {
+  host: HostModel;
+  name: string;
+  isVsanWitness?: boolean | null;
+}
+
+export interface OrphanedVibModel {
+  vib: string;
+  hosts: HostModel[];
+}
+
+export interface OperationNotificationsModel {
+  operation: string;
+  notifications: Notifications;
+}
+
+export type NotificationsModel = Notifications;
+export type NotificationModel = Notification;
+export type LocalizableMessageModel = LocalizableMessage;

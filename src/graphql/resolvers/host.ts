@@ -1,0 +1,64 @@
+import type { GraphQLContext } from '../context.ts';
+import { notFound } from '../errors.ts';
+import type { HostPowerState, HostResolvers } from '../generated/resolvers-types.ts';
+import { toGlobalId } from '../ids.ts';
+import type { HostRecord } from '../loaders.ts';
+import { objectKey } from '../loaders.ts';
+import type { HostModel } from '../models.ts';
+import { vcenterRef } from '../models.ts';
+import type { InstalledImageInfo, SoftwareInfo } from '../../vsphere/index.ts';
+
+/** Every Host field reads through the request's host loader: one batched read for all of them. */
+async function record(host: HostModel, ctx: GraphQLContext): Promise<HostRecord> {
+  const r = await ctx.loaders.host.load(objectKey(host.vcenter, host.moId));
+  if (!r) throw notFound(`Host ${host.moId} does not exist in vCenter ${host.vcenter}`, { vcenter: host.vcenter });
+  return r;
+}
+
+const CONNECTION_STATE = { connected: 'CONNECTED', disconnected: 'DISCONNECTED', notResponding: 'NOT_RESPONDING' } as const;
+const POWER_STATE: Record<NonNullable<HostRecord['powerState']>, HostPowerState> = {
+  poweredOn: 'POWERED_ON',
+  poweredOff: 'POWERED_OFF',
+  standBy: 'STANDBY',
+  unknown: 'UNKNOWN',
+};
+
+/** The image a host runs, per its cluster's last extraction: the category whose host list names it. */
+export function imageOfHost(info: InstalledImageInfo, hostMoId: string): SoftwareInfo | null {
+  const c = info.image_categories;
+  const candidates = [...(c.host_image_list ?? []), c.most_widely_used_image, c.highest_versioned_image];
+  return candidates.find((image) => image?.host_list.includes(hostMoId))?.software_info ?? null;
+}
+
+function clusterOf(r: HostRecord): string | undefined {
+  return r.parent?.type === 'ClusterComputeResource' ? r.parent.value : undefined;
+}
+
+export const Host: HostResolvers = {
+  id: (h) => toGlobalId('Host', h.vcenter, h.moId),
+  moId: (h) => h.moId,
+  vcenter: (h) => vcenterRef(h.vcenter),
+  name: async (h, _args, ctx) => (await record(h, ctx)).name,
+  connectionState: async (h, _args, ctx) => CONNECTION_STATE[(await record(h, ctx)).connectionState],
+  powerState: async (h, _args, ctx) => {
+    const state = (await record(h, ctx)).powerState;
+    return state ? POWER_STATE[state] : null;
+  },
+  inMaintenanceMode: async (h, _args, ctx) => (await record(h, ctx)).inMaintenanceMode,
+  product: async (h, _args, ctx) => {
+    const p = (await record(h, ctx)).product;
+    return p
+      ? { name: p.name, fullName: p.fullName, vendor: p.vendor, version: p.version, build: p.build, apiVersion: p.apiVersion }
+      : null;
+  },
+  cluster: async (h, _args, ctx) => {
+    const clusterMoId = clusterOf(await record(h, ctx));
+    if (!clusterMoId) return null;
+    return (await ctx.loaders.clustersOfVCenter.load(h.vcenter)).find((c) => c.moId === clusterMoId) ?? null;
+  },
+  installedImage: async (h, _args, ctx) => {
+    const clusterMoId = clusterOf(await record(h, ctx));
+    if (!clusterMoId) return null;
+    return imageOfHost(await ctx.loaders.installedImages.load(objectKey(h.vcenter, clusterMoId)), h.moId);
+  },
+};

@@ -1,0 +1,110 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { GraphQLError } from 'graphql';
+import { createSchema, createYoga } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../log.ts';
+import type { GraphQLContext, Upstreams } from './context.ts';
+import { toClientError } from './errors.ts';
+import { createLoaders } from './loaders.ts';
+import { resolvers } from './resolvers/index.ts';
+
+const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
+
+/** The SDL, one file per domain under schema/, concatenated in file-name order. */
+export function loadTypeDefs(dir = SCHEMA_DIR): string {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+}
+
+/** Appends the errors of vCenters that failed under multi-vCenter fields to the response. */
+const partialResults: Plugin<GraphQLContext> = {
+  onExecute() {
+    return {
+      onExecuteDone({ args, result, setResult }) {
+        const partial = (args.contextValue as GraphQLContext).partialErrors;
+        if (partial.length === 0 || Symbol.asyncIterator in result) return;
+        setResult({ ...result, errors: [...(result.errors ?? []), ...partial] });
+      },
+    };
+  },
+};
+
+export interface GatewayYogaOptions {
+  upstreams: Upstreams;
+  logger: Logger;
+  graphiql?: boolean;
+}
+
+export type GatewayYoga = YogaServerInstance<Record<string, never>, GraphQLContext>;
+
+export function createGatewayYoga({ upstreams, logger, graphiql = true }: GatewayYogaOptions): GatewayYoga {
+  return createYoga<Record<string, never>, GraphQLContext>({
+    schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: graphiql ? { title: 'vSphere GraphQL gateway', defaultQuery: EXAMPLE_QUERY } : false,
+    logging: {
+      debug: (...a) => logger.debug(String(a[0]), { args: a.slice(1) }),
+      info: (...a) => logger.info(String(a[0]), { args: a.slice(1) }),
+      warn: (...a) => logger.warn(String(a[0]), { args: a.slice(1) }),
+      error: (...a) => logger.error(String(a[0]), { args: a.slice(1) }),
+    },
+    maskedErrors: {
+      maskError(error) {
+        const { error: clientError, unexpected } = toClientError(error);
+        if (unexpected) {
+          const original = (error as GraphQLError).originalError ?? error;
+          logger.error('unexpected error while executing a GraphQL operation', { error: original, path: clientError.path });
+        }
+        return clientError;
+      },
+    },
+    context: (): Omit<GraphQLContext, never> => {
+      const partialErrors: GraphQLError[] = [];
+      return {
+        upstreams,
+        loaders: createLoaders(upstreams),
+        logger,
+        partialErrors,
+        reportPartialFailure(error, path, vcenter) {
+          const { error: clientError, unexpected } = toClientError(error, { path });
+          if (unexpected) logger.error('unexpected error reading a vCenter', { vcenter, error });
+          else logger.warn('vCenter failed; answering with the others', { vcenter, code: clientError.extensions['code'] });
+          partialErrors.push(clientError);
+        },
+      };
+    },
+    plugins: [partialResults],
+  });
+}
+
+export const EXAMPLE_QUERY = /* GraphQL */ `# Every cluster of every vCenter, its hosts and the images they run.
+query Fleet {
+  vcenters { name about { version build apiVersion } }
+  clusters(first: 20) {
+    totalCount
+    nodes {
+      name
+      vcenter { name }
+      hosts {
+        nodes { name connectionState inMaintenanceMode product { version build } }
+      }
+      installedImages {
+        status
+        uniformImage
+        imageCategories {
+          mostWidelyUsedImage {
+            softwareInfo { baseImage { version displayVersion } addOn { name version } }
+            hosts { name }
+          }
+        }
+      }
+    }
+  }
+}
+`;
