@@ -1,0 +1,185 @@
+/**
+ * VCenterClient: the one object the GraphQL layer uses per vCenter. It owns one HTTP transport
+ * (undici Agent + concurrency cap) shared by a REST client and a VI/JSON client, each with its
+ * own reused session.
+ */
+import { type Logger, silentLogger } from '../log.ts';
+import { DEFAULT_RETRY, HttpTransport, type RetryPolicy } from './http.ts';
+import { RestClient, type ClientContext } from './rest-client.ts';
+import type {
+  ClusterFilter,
+  ClusterSummary,
+  HostFilter,
+  HostSummary,
+  InstalledImageInfo,
+  SoftwareInfo,
+} from './rest-types.ts';
+import type { Credential } from './sessions.ts';
+import { VimClient, type InvokeOptions } from './vim-client.ts';
+import type { AboutInfo, ManagedObjectReference, ObjectContent, PropertyFilterSpec, ServiceContent } from './vim-types.ts';
+
+export interface VCenterEndpoint {
+  /** Display name, stable, used in IDs and errors. */
+  name: string;
+  /** `https://vc.example.com` (no trailing /api). */
+  url: string;
+  username: string;
+  password: string;
+  /** Extra trusted CA(s), PEM; verification stays ON (Node's default roots stay trusted too). */
+  caPem?: string;
+  /** Explicit opt-in to skip TLS verification; logged as a warning at construction. */
+  insecure?: boolean;
+  /** Per upstream call (connect + headers + body), default 15000. */
+  timeoutMs?: number;
+  /** Per-vCenter cap on in-flight upstream requests (logins included), default 16. */
+  maxConcurrentRequests?: number;
+}
+
+export interface VCenterClientOptions {
+  logger?: Logger;
+  /** Retry tuning (defaults: 2 retries, 250 ms base, 4 s cap). Mostly for tests. */
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface VCenterClientDiagnostics {
+  requests: number;
+  inFlight: number;
+  peakInFlight: number;
+  logins: { rest: number; vim: number };
+  vimRelease?: string;
+}
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16;
+
+function normalizeUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError(`invalid vCenter url: ${JSON.stringify(url)}`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`vCenter url must be https: ${u.origin}`);
+  let path = u.pathname.replace(/\/+$/, '');
+  if (path.endsWith('/api')) path = path.slice(0, -4);
+  if (path.endsWith('/sdk')) path = path.slice(0, -4);
+  return `${u.origin}${path}`;
+}
+
+export class VCenterClient {
+  readonly name: string;
+  readonly url: string;
+  private readonly transport: HttpTransport;
+  private readonly rest: RestClient;
+  private readonly vim: VimClient;
+  private readonly logger: Logger;
+  private closing: Promise<void> | undefined;
+
+  constructor(endpoint: VCenterEndpoint, options: VCenterClientOptions = {}) {
+    this.name = endpoint.name;
+    this.url = normalizeUrl(endpoint.url);
+    this.logger = (options.logger ?? silentLogger).child({ vcenter: endpoint.name });
+    const timeoutMs = endpoint.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const maxConcurrent = Math.max(1, Math.floor(endpoint.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS));
+    const transportOpts: ConstructorParameters<typeof HttpTransport>[0] = {
+      name: endpoint.name,
+      baseUrl: this.url,
+      timeoutMs,
+      maxConcurrentRequests: maxConcurrent,
+      logger: this.logger,
+    };
+    if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
+    if (endpoint.insecure) transportOpts.insecure = true;
+    this.transport = new HttpTransport(transportOpts);
+    const cred: Credential = { url: this.url, username: endpoint.username, password: endpoint.password };
+    const ctx: ClientContext = {
+      name: endpoint.name,
+      logger: this.logger,
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      secrets: () => [endpoint.password, ...this.rest.sessionIds(), ...this.vim.sessionIds()],
+    };
+    this.rest = new RestClient(this.transport, cred, ctx);
+    this.vim = new VimClient(this.transport, cred, ctx);
+  }
+
+  // ---------- REST ----------
+
+  listClusters(filter?: ClusterFilter): Promise<ClusterSummary[]> {
+    return this.rest.listClusters(filter);
+  }
+
+  listHosts(filter?: HostFilter): Promise<HostSummary[]> {
+    return this.rest.listHosts(filter);
+  }
+
+  /** Last extracted installed images of a cluster (8.0.3.0+). 404 → UpstreamError NOT_FOUND. */
+  getInstalledImages(clusterMoId: string): Promise<InstalledImageInfo> {
+    return this.rest.getInstalledImages(clusterMoId);
+  }
+
+  /** Desired software of a single-image cluster. 404 → UpstreamError NOT_FOUND. */
+  getDesiredSoftware(clusterMoId: string): Promise<SoftwareInfo> {
+    return this.rest.getDesiredSoftware(clusterMoId);
+  }
+
+  // ---------- VI/JSON ----------
+
+  serviceContent(): Promise<ServiceContent> {
+    return this.vim.serviceContent();
+  }
+
+  about(): Promise<AboutInfo> {
+    return this.vim.about();
+  }
+
+  retrieveProperties(specSet: PropertyFilterSpec[], options?: { maxObjects?: number }): Promise<ObjectContent[]> {
+    return this.vim.retrieveProperties(specSet, options);
+  }
+
+  containerView(type: string): Promise<ManagedObjectReference> {
+    return this.vim.containerView(type);
+  }
+
+  retrieveAll(type: string, pathSet: string[], options?: { maxObjects?: number }): Promise<ObjectContent[]> {
+    return this.vim.retrieveAll(type, pathSet, options);
+  }
+
+  invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts?: InvokeOptions): Promise<T> {
+    return this.vim.invoke<T>(moType, moId, method, body, opts);
+  }
+
+  getProperty<T = unknown>(moType: string, moId: string, property: string): Promise<T> {
+    return this.vim.getProperty<T>(moType, moId, property);
+  }
+
+  // ---------- lifecycle / diagnostics ----------
+
+  /** Upstream requests this client made (every attempt, logins included). */
+  requestCount(): number {
+    return this.transport.requestCount;
+  }
+
+  diagnostics(): VCenterClientDiagnostics {
+    const d: VCenterClientDiagnostics = {
+      requests: this.transport.requestCount,
+      inFlight: this.transport.inFlight,
+      peakInFlight: this.transport.peakInFlight,
+      logins: { rest: this.rest.loginCount(), vim: this.vim.loginCount() },
+    };
+    const r = this.vim.apiRelease();
+    if (r) d.vimRelease = r;
+    return d;
+  }
+
+  /** Logs out of both APIs (best effort, bounded by the timeout) and closes the HTTP pool. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await Promise.allSettled([this.rest.close(), this.vim.close()]);
+    await this.transport.close();
+    this.logger.debug('vCenter client closed');
+  }
+}

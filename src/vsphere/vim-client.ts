@@ -1,0 +1,372 @@
+/**
+ * vim25 VI/JSON API (`/sdk/vim25/{release}`) client.
+ *
+ * Bootstrap: `GET /sdk/vim25/8.0.1.0/ServiceInstance/ServiceInstance/content` (8.0.1.0 is the first
+ * release with the VI/JSON API; later vCenters accept it). `about.apiVersion` of that answer is the
+ * release used for every later call. A 404 there means a vCenter without the VI/JSON API.
+ */
+import {
+  UpstreamError,
+  faultMessage,
+  faultToCode,
+  parseRetryAfter,
+  restStatusToCode,
+  scrub,
+} from './errors.ts';
+import { type HttpResponse, type HttpTransport, withRetry } from './http.ts';
+import type { ClientContext } from './rest-client.ts';
+import { SESSION_HEADER } from './rest-client.ts';
+import { type Credential, SessionStore, type SessionSlot, withSession } from './sessions.ts';
+import { decodeVim, encodeFilterSpec, encodeVim, moRef } from './vim-codec.ts';
+import type {
+  AboutInfo,
+  ManagedObjectReference,
+  MethodFault,
+  ObjectContent,
+  PropertyFilterSpec,
+  RetrieveResult,
+  ServiceContent,
+} from './vim-types.ts';
+
+/** First release with the VI/JSON API; accepted by every later vCenter. */
+export const BOOTSTRAP_RELEASE = '8.0.1.0';
+
+const RELEASE_RE = /^\d{1,2}\.\d{1,2}\.\d{1,2}\.\d{1,4}$/;
+
+export interface InvokeOptions {
+  /** May the call be retried on 503 / reset / timeout? Default false (never blindly retried). */
+  idempotent?: boolean;
+}
+
+interface CallResult<T> {
+  value: T;
+  /** The session the successful attempt used. */
+  sid: string;
+}
+
+interface ViewEntry {
+  sid: string | undefined;
+  view: Promise<ManagedObjectReference>;
+}
+
+export class VimClient {
+  private readonly sessions = new SessionStore();
+  private content: Promise<ServiceContent> | undefined;
+  private release: string | undefined;
+  private readonly views = new Map<string, ViewEntry>();
+
+  constructor(
+    private readonly transport: HttpTransport,
+    private readonly cred: Credential,
+    private readonly ctx: ClientContext,
+  ) {}
+
+  private slot(): SessionSlot {
+    return this.sessions.slot(this.cred, () => ({
+      login: () => this.login(),
+      logout: (id) => this.logout(id),
+    }));
+  }
+
+  sessionIds(): string[] {
+    return this.sessions.all().map((s) => s.current()).filter((s): s is string => s !== undefined);
+  }
+
+  loginCount(): number {
+    return this.sessions.all().reduce((n, s) => n + s.logins, 0);
+  }
+
+  /** The release discovered from `about.apiVersion` (undefined before the first call). */
+  apiRelease(): string | undefined {
+    return this.release;
+  }
+
+  // ---------- bootstrap ----------
+
+  /** ServiceContent, fetched once (single-flight, no session needed); a failure is not cached. */
+  serviceContent(): Promise<ServiceContent> {
+    if (!this.content) {
+      const p = this.fetchServiceContent();
+      this.content = p;
+      p.catch(() => {
+        if (this.content === p) this.content = undefined;
+      });
+    }
+    return this.content;
+  }
+
+  async about(): Promise<AboutInfo> {
+    return (await this.serviceContent()).about;
+  }
+
+  private async fetchServiceContent(): Promise<ServiceContent> {
+    const path = `/sdk/vim25/${BOOTSTRAP_RELEASE}/ServiceInstance/ServiceInstance/content`;
+    const res = await withRetry(
+      async () => {
+        const r = await this.transport.send({ api: 'vim', method: 'GET', path });
+        if (r.status === 200) return r;
+        if (r.status === 404) {
+          throw new UpstreamError({
+            code: 'VIM_API_UNAVAILABLE', vcenter: this.ctx.name, api: 'vim', status: 404,
+            message:
+              `vCenter "${this.ctx.name}" has no VI/JSON API (GET ${path} answered 404): ` +
+              `vCenter Server 8.0 Update 1 (API release ${BOOTSTRAP_RELEASE}) or later is required`,
+          });
+        }
+        throw this.toError(r, 'GET', path);
+      },
+      { idempotent: true, policy: this.ctx.retry, logger: this.ctx.logger, what: 'VI/JSON ServiceInstance content' },
+    );
+    const content = decodeVim(res.body) as ServiceContent | undefined;
+    if (!content || typeof content !== 'object' || !content.about || !content.propertyCollector || !content.rootFolder) {
+      throw new UpstreamError({
+        code: 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim', status: res.status,
+        message: `vCenter "${this.ctx.name}" VI/JSON ServiceContent is malformed (missing about/propertyCollector/rootFolder)`,
+      });
+    }
+    const v = content.about.apiVersion;
+    if (typeof v === 'string' && RELEASE_RE.test(v)) {
+      this.release = v;
+    } else {
+      this.ctx.logger.warn('unexpected about.apiVersion; using the bootstrap release', { vcenter: this.ctx.name, apiVersion: v });
+      this.release = BOOTSTRAP_RELEASE;
+    }
+    this.ctx.logger.info('VI/JSON API discovered', { vcenter: this.ctx.name, release: this.release, build: content.about.build });
+    return content;
+  }
+
+  private async base(): Promise<string> {
+    await this.serviceContent();
+    return `/sdk/vim25/${this.release ?? BOOTSTRAP_RELEASE}`;
+  }
+
+  // ---------- sessions ----------
+
+  private async login(): Promise<string> {
+    const content = await this.serviceContent();
+    const sm = content.sessionManager;
+    if (!sm) {
+      throw new UpstreamError({
+        code: 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim',
+        message: `vCenter "${this.ctx.name}" ServiceContent has no sessionManager`,
+      });
+    }
+    const path = `${await this.base()}/SessionManager/${encodeURIComponent(sm.value)}/Login`;
+    const body = encodeVim({ userName: this.cred.username, password: this.cred.password }, 'LoginRequestType');
+    const res = await withRetry(
+      async () => {
+        const r = await this.transport.send({ api: 'vim', method: 'POST', path, json: body });
+        if (r.status === 200) return r;
+        throw this.toError(r, 'POST', path, `login as "${this.cred.username}"`);
+      },
+      { idempotent: true, retryTimeouts: false, policy: this.ctx.retry, logger: this.ctx.logger, what: 'VI/JSON login' },
+    );
+    const h = res.headers[SESSION_HEADER];
+    const id = Array.isArray(h) ? h[0] : h;
+    if (!id) {
+      throw new UpstreamError({
+        code: 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim', status: res.status,
+        message: `vCenter "${this.ctx.name}" VI/JSON Login answered ${res.status} without a ${SESSION_HEADER} header`,
+      });
+    }
+    this.views.clear();
+    this.ctx.logger.info('VI/JSON session created', { vcenter: this.ctx.name, user: this.cred.username });
+    return id;
+  }
+
+  private async logout(sessionId: string): Promise<void> {
+    try {
+      const content = await this.serviceContent();
+      if (!content.sessionManager) return;
+      const path = `${await this.base()}/SessionManager/${encodeURIComponent(content.sessionManager.value)}/Logout`;
+      const r = await this.transport.send({ api: 'vim', method: 'POST', path, headers: { [SESSION_HEADER]: sessionId } });
+      this.ctx.logger.info('VI/JSON session closed', { vcenter: this.ctx.name, status: r.status });
+    } catch (err) {
+      this.ctx.logger.warn('VI/JSON logout failed', { vcenter: this.ctx.name, error: err instanceof UpstreamError ? err.toJSON() : String(err) });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.views.clear();
+    await this.sessions.closeAll();
+  }
+
+  // ---------- calls ----------
+
+  private static isExpired(err: unknown): boolean {
+    return err instanceof UpstreamError && (err.fault === 'NotAuthenticated' || err.status === 401);
+  }
+
+  /** One authenticated call with session reuse/renewal and (for idempotent calls) retries. */
+  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, idempotent: boolean): Promise<CallResult<T>> {
+    const path = `${await this.base()}${rel}`;
+    return withSession(
+      this.slot(),
+      (sid) =>
+        withRetry(
+          async () => {
+            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid } });
+            if (r.status === 204) return { value: undefined as T, sid };
+            if (r.status >= 200 && r.status < 300) return { value: decodeVim(r.body) as T, sid };
+            throw this.toError(r, method, path);
+          },
+          { idempotent, policy: this.ctx.retry, logger: this.ctx.logger, what: `VI/JSON ${method} ${rel}` },
+        ),
+      VimClient.isExpired,
+    );
+  }
+
+  /** `POST /{moType}/{moId}/{method}`; body gets `_typeName: '{method}RequestType'`. 204 → undefined. */
+  async invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
+    const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(method)}`;
+    const json = body === undefined ? undefined : encodeVim(body, `${method}RequestType`);
+    return (await this.call<T>('POST', rel, json, opts.idempotent ?? false)).value;
+  }
+
+  /** `GET /{moType}/{moId}/{property}`, decoded. */
+  async getProperty<T = unknown>(moType: string, moId: string, property: string): Promise<T> {
+    const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${property.split('.').map(encodeURIComponent).join('/')}`;
+    return (await this.call<T>('GET', rel, undefined, true)).value;
+  }
+
+  /**
+   * RetrievePropertiesEx, following `token` with ContinueRetrievePropertiesEx until done.
+   * Tokens belong to a session: if the session is renewed mid-way, the retrieval restarts once.
+   */
+  async retrieveProperties(specSet: PropertyFilterSpec[], options: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
+    const pc = (await this.serviceContent()).propertyCollector;
+    const base = `/PropertyCollector/${encodeURIComponent(pc.value)}`;
+    const body = {
+      _typeName: 'RetrievePropertiesExRequestType',
+      specSet: specSet.map(encodeFilterSpec),
+      options: encodeVim(options.maxObjects !== undefined ? { maxObjects: options.maxObjects } : {}, 'RetrieveOptions'),
+    };
+    for (let round = 0; ; round++) {
+      const first = await this.call<RetrieveResult | null>('POST', `${base}/RetrievePropertiesEx`, body, true);
+      const objects: ObjectContent[] = [...(first.value?.objects ?? [])];
+      let token = first.value?.token;
+      let sid = first.sid;
+      let restart = false;
+      while (token) {
+        let page: CallResult<RetrieveResult | null>;
+        try {
+          page = await this.call<RetrieveResult | null>(
+            'POST', `${base}/ContinueRetrievePropertiesEx`, { _typeName: 'ContinueRetrievePropertiesExRequestType', token }, true,
+          );
+        } catch (err) {
+          if (round === 0 && this.slot().current() !== sid) {
+            restart = true;
+            break;
+          }
+          throw err;
+        }
+        if (page.sid !== sid) {
+          // replayed on a renewed session: the earlier pages may be inconsistent with it
+          if (round === 0) {
+            restart = true;
+            break;
+          }
+          sid = page.sid;
+        }
+        objects.push(...(page.value?.objects ?? []));
+        token = page.value?.token;
+      }
+      if (!restart) return objects;
+      this.ctx.logger.info('session renewed during a paged retrieval; restarting it', { vcenter: this.ctx.name });
+    }
+  }
+
+  /** A recursive ContainerView of `type` under the root folder: one per type per session. */
+  async containerView(type: string): Promise<ManagedObjectReference> {
+    const content = await this.serviceContent();
+    const sid = await this.slot().get();
+    const cached = this.views.get(type);
+    if (cached && (cached.sid === sid || cached.sid === undefined)) return cached.view;
+    const vm = content.viewManager;
+    if (!vm) {
+      throw new UpstreamError({
+        code: 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim',
+        message: `vCenter "${this.ctx.name}" ServiceContent has no viewManager`,
+      });
+    }
+    const entry: ViewEntry = { sid: undefined, view: Promise.resolve(undefined as unknown as ManagedObjectReference) };
+    entry.view = this.call<ManagedObjectReference>(
+      'POST',
+      `/ViewManager/${encodeURIComponent(vm.value)}/CreateContainerView`,
+      encodeVim({ container: content.rootFolder, type: [type], recursive: true }, 'CreateContainerViewRequestType'),
+      true,
+    ).then(
+      (r) => {
+        entry.sid = r.sid;
+        return moRef(r.value.type, r.value.value);
+      },
+      (err: unknown) => {
+        if (this.views.get(type) === entry) this.views.delete(type);
+        throw err;
+      },
+    );
+    this.views.set(type, entry);
+    return entry.view;
+  }
+
+  /** Every object of `type` via its container view, in one RetrievePropertiesEx (+ pages). */
+  async retrieveAll(type: string, pathSet: string[], options: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
+    for (let attempt = 0; ; attempt++) {
+      const view = await this.containerView(type);
+      const viewSid = this.views.get(type)?.sid;
+      try {
+        return await this.retrieveProperties(
+          [
+            {
+              propSet: [{ type, pathSet }],
+              objectSet: [
+                {
+                  obj: view,
+                  skip: true,
+                  selectSet: [{ name: 'traverseEntities', type: 'ContainerView', path: 'view', skip: false }],
+                },
+              ],
+            },
+          ],
+          options,
+        );
+      } catch (err) {
+        // the view belonged to an expired session: recreate it once
+        const stale = err instanceof UpstreamError && (err.code === 'NOT_FOUND' || this.slot().current() !== viewSid);
+        if (attempt === 0 && stale) {
+          this.views.delete(type);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private toError(res: HttpResponse, method: string, path: string, action?: string): UpstreamError {
+    const where = `vCenter "${this.ctx.name}" VI/JSON ${action ?? `${method} ${path}`}`;
+    const body = res.body;
+    const fault =
+      body && typeof body === 'object' && typeof (body as MethodFault)._typeName === 'string' ? (decodeVim(body) as MethodFault) : undefined;
+    if (fault?._typeName) {
+      const name = fault._typeName;
+      const text = faultMessage(fault);
+      const message = scrub(`${where} failed: ${name}${text ? `: ${text}` : ''}`, this.ctx.secrets());
+      const init: ConstructorParameters<typeof UpstreamError>[0] = {
+        code: faultToCode(name), vcenter: this.ctx.name, api: 'vim', status: res.status, fault: name, message, detail: fault,
+        retryable: res.status === 503,
+      };
+      const ra = parseRetryAfter(res.headers['retry-after']);
+      if (ra !== undefined) init.retryAfterMs = ra;
+      return new UpstreamError(init);
+    }
+    const { code, retryable } = restStatusToCode(res.status);
+    const text = res.text ? res.text.slice(0, 200) : '';
+    const init: ConstructorParameters<typeof UpstreamError>[0] = {
+      code: res.status === 500 ? 'UPSTREAM_ERROR' : code, retryable, vcenter: this.ctx.name, api: 'vim', status: res.status,
+      message: scrub(`${where} failed: HTTP ${res.status}${text ? `: ${text}` : ''}`, this.ctx.secrets()),
+    };
+    const ra = parseRetryAfter(res.headers['retry-after']);
+    if (ra !== undefined) init.retryAfterMs = ra;
+    return new UpstreamError(init);
+  }
+}
