@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codes, requestsWithoutLogins, startHarness } from './harness.ts';
+import type { Harness } from './harness.ts';
+import { FLEET_QUERY } from './queries.ts';
+
+describe('fleet query over two simulated vCenters', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster: 4 } });
+  });
+  afterAll(() => h?.close());
+
+  it('returns clusters, hosts, products and installed images from every vCenter', async () => {
+    const res = await h.gql(FLEET_QUERY);
+    // The non-image-managed cluster is only visible through desiredSoftware, not asked here.
+    expect(res.errors).toBeUndefined();
+    const clusters = res.data.clusters.nodes;
+    expect(res.data.clusters.totalCount).toBe(6);
+    expect(new Set(clusters.map((c: any) => c.vcenter.name))).toEqual(new Set(h.sim.vcenters.map((v) => v.name)));
+    for (const cluster of clusters) {
+      expect(cluster.hosts.totalCount).toBe(4);
+      expect(cluster.installedImages.status).toMatch(/^(SUCCESS|UNAVAILABLE|ELIGIBILITY_CHECK_FAILURE|EXTRACT_INSTALLED_IMAGE_FAILURE)$/);
+      for (const host of cluster.hosts.nodes) {
+        expect(host.name).toMatch(/\w/);
+        expect(['CONNECTED', 'DISCONNECTED', 'NOT_RESPONDING']).toContain(host.connectionState);
+      }
+    }
+  });
+
+  it('agrees across the two APIs: a host product build is in the base image its cluster lists for it', async () => {
+    const res = await h.gql(FLEET_QUERY);
+    let checked = 0;
+    for (const cluster of res.data.clusters.nodes) {
+      for (const host of cluster.hosts.nodes) {
+        if (!host.installedImage || !host.product) continue;
+        expect(host.installedImage.baseImage.version).toContain(host.product.build);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  it('shows the inventory cases operators meet', async () => {
+    const res = await h.gql(FLEET_QUERY);
+    const clusters = res.data.clusters.nodes;
+    const hosts = clusters.flatMap((c: any) => c.hosts.nodes);
+    expect(hosts.some((x: any) => x.connectionState === 'DISCONNECTED' && x.powerState === null)).toBe(true);
+    expect(hosts.some((x: any) => x.inMaintenanceMode)).toBe(true);
+
+    const mixed = clusters.find((c: any) => c.installedImages.uniformImage === false);
+    expect(mixed).toBeDefined();
+    expect(mixed.installedImages.imageCategories.isHighestAndWidelyUsedImageEqual).toBe(false);
+    expect(mixed.installedImages.imageCategories.hostImageList.length).toBeGreaterThan(1);
+    // Host IDs in the report became Host objects with names read from vCenter.
+    const imageHost = mixed.installedImages.imageCategories.hostImageList[0].hosts[0];
+    expect(hosts.find((x: any) => x.moId === imageHost.moId)?.name).toBe(imageHost.name);
+
+    const failed = clusters.find((c: any) => c.installedImages.status !== 'SUCCESS');
+    expect(failed).toBeDefined();
+    const opNotifications = failed.installedImages.notifications.flatMap((n: any) => n.notifications.errors);
+    expect(opNotifications.length).toBeGreaterThan(0);
+    expect(opNotifications[0].message.defaultMessage).toMatch(/\w/);
+
+    const orphans = clusters.flatMap((c: any) => c.installedImages.orphanedVibs);
+    expect(orphans.length).toBeGreaterThan(0);
+    expect(orphans[0].vib).toBe(`${orphans[0].name}(${orphans[0].version})`);
+    expect(orphans[0].hosts[0].name).toMatch(/\w/);
+  });
+
+  it('reports vCenter product information from the VI/JSON API', async () => {
+    const res = await h.gql(`{ vcenters { id name url about { version build apiVersion } } }`);
+    expect(res.errors).toBeUndefined();
+    expect(res.data.vcenters).toHaveLength(2);
+    for (const vc of res.data.vcenters) {
+      expect(vc.about.apiVersion).toMatch(/^8\.0\.\d\.\d$/);
+      expect(vc.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    }
+  });
+
+  it('gives a NOT_FOUND error at the field path for a cluster that is not image-managed, and data for the rest', async () => {
+    const res = await h.gql(`{ clusters { nodes { moId desiredSoftware { baseImage { version } components { name version } } } } }`);
+    const nodes = res.data.clusters.nodes;
+    const missing = nodes.filter((c: any) => c.desiredSoftware === null);
+    expect(missing.length).toBeGreaterThan(0);
+    expect(nodes.filter((c: any) => c.desiredSoftware !== null).length).toBeGreaterThan(0);
+    expect(res.errors!.length).toBe(missing.length);
+    for (const e of res.errors!) {
+      expect(e.extensions!['code']).toBe('NOT_FOUND');
+      expect(e.path).toEqual(['clusters', 'nodes', expect.any(Number), 'desiredSoftware']);
+    }
+  });
+});
+
+describe('upstream cost of the fleet query', () => {
+  async function fleetCost(hostsPerCluster: number) {
+    const h = await startHarness({ size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster } });
+    try {
+      const res = await h.gql(FLEET_QUERY);
+      expect(res.errors).toBeUndefined();
+      const perVCenter = h.sim.vcenters.map((vc) => ({
+        clusters: res.data.clusters.nodes.filter((c: any) => c.vcenter.name === vc.name).length,
+        requests: requestsWithoutLogins(vc.stats()),
+        logins: vc.stats().logins,
+        routes: vc.stats().requests,
+      }));
+      return perVCenter;
+    } finally {
+      await h.close();
+    }
+  }
+
+  it('is at most clusters + 4 requests per vCenter, one login per API, and the same for 4 and 40 hosts per cluster', async () => {
+    const small = await fleetCost(4);
+    const large = await fleetCost(40);
+    for (const vc of [...small, ...large]) {
+      expect(vc.requests).toBeLessThanOrEqual(vc.clusters + 4);
+      expect(vc.logins).toEqual({ rest: 1, vim: 1 });
+    }
+    expect(large.map((v) => v.requests)).toEqual(small.map((v) => v.requests));
+    expect(large.map((v) => v.routes)).toEqual(small.map((v) => v.routes));
+  });
+});
+
+describe('pagination', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster: 4 } });
+  });
+  afterAll(() => h?.close());
+
+  it('walks every host exactly once with first/after, in a stable order', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 20; page++) {
+      const res: any = await h.gql(`query($after: String) { hosts(first: 5, after: $after) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`, { after });
+      expect(res.errors).toBeUndefined();
+      seen.push(...res.data.hosts.edges.map((e: any) => e.node.id));
+      expect(res.data.hosts.totalCount).toBe(24);
+      if (!res.data.hosts.pageInfo.hasNextPage) break;
+      after = res.data.hosts.pageInfo.endCursor;
+    }
+    expect(seen).toHaveLength(24);
+    expect(new Set(seen).size).toBe(24);
+  });
+
+  it('filters hosts by cluster, state and maintenance mode', async () => {
+    const clusters = await h.gql(`{ clusters(first: 1) { nodes { id hosts { totalCount } } } }`);
+    const clusterId = clusters.data.clusters.nodes[0].id;
+    const res = await h.gql(`query($c: [ID!]) { hosts(filter: { clusterIds: $c }) { totalCount nodes { cluster { id } } } }`, { c: [clusterId] });
+    expect(res.data.hosts.totalCount).toBe(4);
+    expect(res.data.hosts.nodes.every((n: any) => n.cluster.id === clusterId)).toBe(true);
+
+    const disconnected = await h.gql(`{ hosts(filter: { connectionStates: [DISCONNECTED] }) { nodes { connectionState } } }`);
+    expect(disconnected.data.hosts.nodes.length).toBeGreaterThan(0);
+    expect(disconnected.data.hosts.nodes.every((n: any) => n.connectionState === 'DISCONNECTED')).toBe(true);
+
+    const maintenance = await h.gql(`{ hosts(filter: { inMaintenanceMode: true }) { nodes { inMaintenanceMode } } }`);
+    expect(maintenance.data.hosts.nodes.length).toBeGreaterThan(0);
+    expect(maintenance.data.hosts.nodes.every((n: any) => n.inMaintenanceMode)).toBe(true);
+  });
+
+  it('refuses pages above the maximum and cursors it did not issue', async () => {
+    expect(codes(await h.gql(`{ hosts(first: 100000) { totalCount } }`))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await h.gql(`{ hosts(first: -1) { totalCount } }`))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await h.gql(`{ clusters(after: "bm90LWEtY3Vyc29y") { totalCount } }`))).toEqual(['BAD_USER_INPUT']);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Test harness: a simulator and a gateway on ephemeral loopback ports, and a GraphQL client
+ * that speaks plain HTTP to the gateway like any other client would.
+ */
+import { createGateway } from '../src/gateway.ts';
+import type { Gateway } from '../src/gateway.ts';
+import { createLogger } from '../src/log.ts';
+import { startSimulator } from '../src/simulator/index.ts';
+import type { Simulator, SimulatorOptions } from '../src/simulator/index.ts';
+import type { VCenterEndpoint } from '../src/vsphere/index.ts';
+
+export interface GraphQLResponse<T = any> {
+  data?: T;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+}
+
+export interface Harness {
+  sim: Simulator;
+  gateway: Gateway;
+  url: string;
+  /** Every line the gateway logged. */
+  logs: string[];
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+export const LOGIN_ROUTES = [
+  'POST /api/session',
+  'POST /sdk/vim25/{release}/SessionManager/{moId}/Login',
+];
+
+/** Upstream requests of one simulated vCenter since its last reset, logins excluded. */
+export function requestsWithoutLogins(stats: { requests: Record<string, number> }): number {
+  return Object.entries(stats.requests)
+    .filter(([route]) => !LOGIN_ROUTES.includes(route))
+    .reduce((sum, [, n]) => sum + n, 0);
+}
+
+export async function startHarness(
+  options: SimulatorOptions = {},
+  endpoints?: (sim: Simulator) => VCenterEndpoint[],
+): Promise<Harness> {
+  const sim = await startSimulator({ seed: 1, ...options });
+  const logs: string[] = [];
+  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const vcenters =
+    endpoints?.(sim) ??
+    sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: sim.password, caPem: sim.caPem }));
+  const gateway = createGateway({ vcenters, logger });
+  const url = await gateway.listen(0, '127.0.0.1');
+  return {
+    sim,
+    gateway,
+    url,
+    logs,
+    async gql(query, variables) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+        body: JSON.stringify({ query, variables }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      return (await response.json()) as GraphQLResponse;
+    },
+    async close() {
+      await gateway.close(1_000);
+      await sim.close();
+    },
+  };
+}
+
+export function codes(response: GraphQLResponse): string[] {
+  return (response.errors ?? []).map((e) => e.extensions?.['code']);
+}
