@@ -1,0 +1,35 @@
+// VI/JSON faults. A real vCenter answers HTTP 500 with the fault object as
+// the body: `_typeName` names the fault, `faultstring` carries the message,
+// then the fault's own fields (schemas MethodFault and subtypes).
+
+import type { MoRef } from './inventory.ts';
+import { morefJson } from './vim-values.ts';
+
+export type FaultBody = { _typeName: string; faultstring: string } & Record<string, unknown>;
+
+/** Thrown inside VI/JSON handlers; the server turns it into a 500 response. */
+export class VimFault extends Error {
+  constructor(readonly body: FaultBody) {
+    super(`${body._typeName}: ${body.faultstring}`);
+  }
+}
+
+export const fault = {
+  notAuthenticated: (obj: MoRef): VimFault =>
+    new VimFault({ _typeName: 'NotAuthenticated', faultstring: 'The session is not authenticated.', object: morefJson(obj), privilegeId: 'System.View' }),
+  invalidLogin: (): VimFault =>
+    new VimFault({ _typeName: 'InvalidLogin', faultstring: 'Cannot complete login due to an incorrect user name or password.' }),
+  managedObjectNotFound: (obj: MoRef): VimFault =>
+    new VimFault({
+      _typeName: 'ManagedObjectNotFound',
+      faultstring: `The object 'vim.${obj.type}:${obj.value}' has already been deleted or has not been completely created`,
+      obj: morefJson(obj),
+    }),
+  invalidProperty: (name: string): VimFault => new VimFault({ _typeName: 'InvalidProperty', faultstring: '', name }),
+  invalidArgument: (invalidProperty: string): VimFault =>
+    new VimFault({ _typeName: 'InvalidArgument', faultstring: `A specified parameter was not correct: ${invalidProperty}`, invalidProperty }),
+  invalidType: (argument: string): VimFault => new VimFault({ _typeName: 'InvalidType', faultstring: '', argument }),
+  invalidRequest: (message: string): VimFault => new VimFault({ _typeName: 'InvalidRequest', faultstring: message }),
+  invalidState: (message: string): VimFault => new VimFault({ _typeName: 'InvalidState', faultstring: message }),
+  notSupported: (message: string): VimFault => new VimFault({ _typeName: 'NotSupported', faultstring: message }),
+};

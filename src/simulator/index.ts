@@ -1,0 +1,123 @@
+// Public API of the vCenter simulator: start N simulated vCenter Servers on
+// loopback, each speaking the REST (/api) and VI/JSON (/sdk/vim25) APIs of a
+// vCenter 8.0.3, rendered from one deterministic inventory.
+
+import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
+import type { FleetSize, VCenterInventory } from './inventory.ts';
+import { VCenterServer } from './server.ts';
+import type { SimStats } from './stats.ts';
+import { createTlsMaterial } from './tls.ts';
+
+export type { FleetSize, VCenterInventory } from './inventory.ts';
+export type { SimStats } from './stats.ts';
+
+export interface SimulatorOptions {
+  /** default 1; same seed+size => identical inventory, MoIDs, names, builds */
+  seed?: number;
+  /** defaults: 2 vcenters, 1 datacenter, 3 clusters per datacenter, 4 hosts per cluster */
+  size?: Partial<FleetSize>;
+  /** default '127.0.0.1' */
+  host?: string;
+  /** 0 (default) => ephemeral ports; else vCenter i listens on basePort+i */
+  basePort?: number;
+  /** default true: HTTPS with a CA+leaf cert generated at start (SAN: 127.0.0.1, ::1, localhost) */
+  tls?: boolean;
+  /** injected delay before answering every request (not /_sim/), default 0 */
+  latencyMs?: number;
+  /** default 'administrator@vsphere.local' */
+  username?: string;
+  /** default 'VMware1!' */
+  password?: string;
+  /** defaults 1000 / 2500 as documented */
+  restListLimits?: { clusters?: number; hosts?: number };
+  /** server policy cap on objects per RetrievePropertiesEx page, default 100; maxObjects lowers it further */
+  propertyCollectorPageSize?: number;
+  /**
+   * Per-vCenter overrides by index. `vimJson: false` simulates a vCenter
+   * older than 8.0 U1, which has no VI/JSON API: every /sdk/vim25 path → 404.
+   */
+  perVcenter?: Array<{ vimJson?: boolean } | undefined>;
+}
+
+export interface SimulatedVCenter {
+  /** e.g. 'vc-01.sim.local' — display name */
+  name: string;
+  /** e.g. 'https://127.0.0.1:43211' */
+  url: string;
+  port: number;
+  inventory: VCenterInventory;
+  /** same object /_sim/stats returns */
+  stats(): SimStats;
+  resetStats(): void;
+  /** invalidate every REST and VI/JSON session now */
+  expireSessions(): void;
+  setLatency(ms: number): void;
+}
+
+export interface Simulator {
+  vcenters: SimulatedVCenter[];
+  /** PEM of the CA that signed every vCenter's certificate; undefined without TLS */
+  caPem: string | undefined;
+  username: string;
+  password: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_USERNAME = 'administrator@vsphere.local';
+export const DEFAULT_PASSWORD = 'VMware1!';
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const size: FleetSize = { ...DEFAULT_FLEET_SIZE, ...options.size };
+  for (const [k, v] of Object.entries(size)) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`size.${k} must be a non-negative integer, got ${String(v)}`);
+  }
+  const username = options.username ?? DEFAULT_USERNAME;
+  const password = options.password ?? DEFAULT_PASSWORD;
+  const tls = options.tls === false ? undefined : await createTlsMaterial();
+  const inventories = buildFleet({
+    seed: options.seed ?? 1,
+    size,
+    ...(options.perVcenter ? { perVcenter: options.perVcenter } : {}),
+  });
+
+  const servers: VCenterServer[] = [];
+  try {
+    for (const inventory of inventories) {
+      const server = new VCenterServer({
+        inventory,
+        host: options.host ?? '127.0.0.1',
+        port: options.basePort ? options.basePort + inventory.index : 0,
+        ...(tls ? { tls } : {}),
+        latencyMs: options.latencyMs ?? 0,
+        username,
+        password,
+        restListLimits: { clusters: options.restListLimits?.clusters ?? 1000, hosts: options.restListLimits?.hosts ?? 2500 },
+        propertyCollectorPageSize: options.propertyCollectorPageSize ?? 100,
+      });
+      servers.push(server);
+      await server.listen();
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    throw err;
+  }
+
+  return {
+    vcenters: servers.map((s) => ({
+      name: s.inventory.name,
+      url: s.url,
+      port: s.listeningPort,
+      inventory: s.inventory,
+      stats: () => s.stats(),
+      resetStats: () => s.resetStats(),
+      expireSessions: () => s.expireSessions(),
+      setLatency: (ms: number) => s.setLatency(ms),
+    })),
+    caPem: tls?.caPem,
+    username,
+    password,
+    close: async () => {
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}

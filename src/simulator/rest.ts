@@ -1,0 +1,294 @@
+// vCenter REST ("Automation") API under /api: sessions, cluster and host
+// lists, and the vLCM esx/settings reads. Errors use the vAPI error body
+// {"error_type", "messages": [LocalizableMessage]} of Vapi.Std.Errors.*.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { installedImageInfo, message, softwareInfo } from './esx-settings.ts';
+import { headerValue, sendEmpty, sendJson } from './http.ts';
+import type { SimCluster, SimHost, VCenterInventory } from './inventory.ts';
+import type { RestSession, SessionStore } from './sessions.ts';
+import type { StatsRecorder } from './stats.ts';
+
+export interface RestDeps {
+  inv: VCenterInventory;
+  sessions: SessionStore;
+  stats: StatsRecorder;
+  username: string;
+  password: string;
+  limits: { clusters: number; hosts: number };
+}
+
+type Json = Record<string, unknown>;
+
+function vapiError(res: ServerResponse, status: number, errorType: string, messages: Json[], headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error_type: errorType, messages }, headers);
+}
+
+function unauthenticated(res: ServerResponse): void {
+  vapiError(
+    res,
+    401,
+    'UNAUTHENTICATED',
+    [message('com.vmware.vapi.endpoint.method.authentication.required', 'Authentication required.')],
+    { 'www-authenticate': 'Basic realm="VAPI endpoint"' },
+  );
+}
+
+function notFound(res: ServerResponse, id: string, text: string, args: string[]): void {
+  vapiError(res, 404, 'NOT_FOUND', [message(id, text, args)]);
+}
+
+function invalidArgument(res: ServerResponse, text: string, args: string[]): void {
+  vapiError(res, 400, 'INVALID_ARGUMENT', [message('vapi.bindings.typeconverter.invalid.argument', text, args)]);
+}
+
+function clusterNotFound(res: ServerResponse, cluster: string): void {
+  notFound(res, 'com.vmware.vapi.vcenter.cluster.not_found', `Cluster with identifier ${cluster} does not exist.`, [cluster]);
+}
+
+/** Basic credentials from the Authorization header. */
+function basicCredentials(req: IncomingMessage): { user: string; pass: string } | undefined {
+  const h = headerValue(req, 'authorization');
+  const m = h ? /^Basic\s+(.+)$/i.exec(h) : null;
+  if (!m?.[1]) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) };
+}
+
+/** Repeatable form-exploded query params (`?clusters=a&clusters=b`); empty means "any". */
+function filterSet(q: URLSearchParams, name: string): Set<string> | undefined {
+  const values = q.getAll(name).filter((v) => v !== '');
+  return values.length > 0 ? new Set(values) : undefined;
+}
+
+/** Folders containing an object that sits in `folder` of datacenter `dc`: its own folder and every ancestor. */
+function folderChain(inv: VCenterInventory, folder: string): Set<string> {
+  const chain = new Set<string>();
+  let cur: string | undefined = folder;
+  while (cur) {
+    chain.add(cur);
+    const f = inv.folderById.get(cur);
+    const parent = f?.parent;
+    if (!parent) break;
+    cur = parent.type === 'Datacenter' ? inv.datacenterById.get(parent.value)?.parentFolder : parent.value;
+  }
+  return chain;
+}
+
+function intersects(filter: Set<string> | undefined, values: Iterable<string>): boolean {
+  if (!filter) return true;
+  for (const v of values) if (filter.has(v)) return true;
+  return false;
+}
+
+function listClusters(res: ServerResponse, deps: RestDeps, q: URLSearchParams): void {
+  const { inv } = deps;
+  const ids = filterSet(q, 'clusters');
+  const names = filterSet(q, 'names');
+  const folders = filterSet(q, 'folders');
+  const datacenters = filterSet(q, 'datacenters');
+  const matches = inv.clusters.filter(
+    (c) =>
+      (!ids || ids.has(c.moId)) &&
+      (!names || names.has(c.name)) &&
+      (!datacenters || datacenters.has(c.datacenter)) &&
+      intersects(folders, folderChain(inv, c.parentFolder)),
+  );
+  if (matches.length > deps.limits.clusters) {
+    vapiError(res, 500, 'UNABLE_TO_ALLOCATE_RESOURCE', [
+      message(
+        'com.vmware.api.vcenter.cluster.max_limit',
+        `Too many clusters: ${matches.length} clusters match the filter, at most ${deps.limits.clusters} can be returned.`,
+        [String(matches.length), String(deps.limits.clusters)],
+      ),
+    ]);
+    return;
+  }
+  sendJson(res, 200, matches.map((c) => ({ cluster: c.moId, name: c.name, ha_enabled: c.haEnabled, drs_enabled: c.drsEnabled })));
+}
+
+const CONNECTION_STATES: Record<SimHost['connectionState'], string> = {
+  connected: 'CONNECTED',
+  disconnected: 'DISCONNECTED',
+  notResponding: 'NOT_RESPONDING',
+};
+const POWER_STATES: Partial<Record<SimHost['powerState'], string>> = {
+  poweredOn: 'POWERED_ON',
+  poweredOff: 'POWERED_OFF',
+  standBy: 'STANDBY',
+};
+
+function hostSummary(h: SimHost): Json {
+  const summary: Json = { host: h.moId, name: h.name, connection_state: CONNECTION_STATES[h.connectionState] };
+  // vCenter knows no power state for a host it cannot reach.
+  const power = h.connectionState === 'connected' ? POWER_STATES[h.powerState] : undefined;
+  if (power) summary.power_state = power;
+  return summary;
+}
+
+function listHosts(res: ServerResponse, deps: RestDeps, q: URLSearchParams): void {
+  const { inv } = deps;
+  const ids = filterSet(q, 'hosts');
+  const names = filterSet(q, 'names');
+  const folders = filterSet(q, 'folders');
+  const datacenters = filterSet(q, 'datacenters');
+  const clusters = filterSet(q, 'clusters');
+  const states = filterSet(q, 'connection_states');
+  for (const s of states ?? []) {
+    if (!Object.values(CONNECTION_STATES).includes(s)) {
+      invalidArgument(res, `Invalid value '${s}' for enumeration com.vmware.vcenter.host.connection_state.`, [s]);
+      return;
+    }
+  }
+  const standaloneParam = q.get('standalone');
+  if (standaloneParam !== null && standaloneParam !== 'true' && standaloneParam !== 'false') {
+    invalidArgument(res, `Invalid value '${standaloneParam}' for boolean property standalone.`, [standaloneParam]);
+    return;
+  }
+  // Every simulated host sits in a cluster, so standalone=true matches none.
+  const standalone = standaloneParam === 'true';
+  const matches = inv.hosts.filter((h) => {
+    const cluster = inv.clusterById.get(h.cluster) as SimCluster;
+    return (
+      !standalone &&
+      (!ids || ids.has(h.moId)) &&
+      (!names || names.has(h.name)) &&
+      (!datacenters || datacenters.has(h.datacenter)) &&
+      (!clusters || clusters.has(h.cluster)) &&
+      (!states || states.has(CONNECTION_STATES[h.connectionState])) &&
+      intersects(folders, folderChain(inv, cluster.parentFolder))
+    );
+  });
+  if (matches.length > deps.limits.hosts) {
+    vapiError(res, 500, 'UNABLE_TO_ALLOCATE_RESOURCE', [
+      message(
+        'com.vmware.api.vcenter.host.max_limit',
+        `Too many hosts: ${matches.length} hosts match the filter, at most ${deps.limits.hosts} can be returned.`,
+        [String(matches.length), String(deps.limits.hosts)],
+      ),
+    ]);
+    return;
+  }
+  sendJson(res, 200, matches.map(hostSummary));
+}
+
+interface Route {
+  method: string;
+  template: string;
+  /** Whether a valid session is needed (all but login). */
+  auth: boolean;
+  handle(req: IncomingMessage, res: ServerResponse, deps: RestDeps, params: Record<string, string>, q: URLSearchParams, session?: RestSession): void;
+}
+
+const ROUTES: Route[] = [
+  {
+    method: 'POST',
+    template: '/api/session',
+    auth: false,
+    handle(req, res, deps) {
+      const creds = basicCredentials(req);
+      const valid = creds !== undefined && creds.user.toLowerCase() === deps.username.toLowerCase() && creds.pass === deps.password;
+      deps.stats.login('rest', valid);
+      if (!valid) return unauthenticated(res);
+      sendJson(res, 201, deps.sessions.createRest(deps.username).id);
+    },
+  },
+  {
+    method: 'GET',
+    template: '/api/session',
+    auth: true,
+    handle(_req, res, _deps, _p, _q, session) {
+      const s = session as RestSession;
+      sendJson(res, 200, { user: s.user, created_time: s.createdTime.toISOString(), last_accessed_time: s.lastAccessedTime.toISOString() });
+    },
+  },
+  {
+    method: 'DELETE',
+    template: '/api/session',
+    auth: true,
+    handle(_req, res, deps, _p, _q, session) {
+      deps.sessions.rest.delete((session as RestSession).id);
+      sendEmpty(res, 204);
+    },
+  },
+  { method: 'GET', template: '/api/vcenter/cluster', auth: true, handle: (_r, res, deps, _p, q) => listClusters(res, deps, q) },
+  {
+    method: 'GET',
+    template: '/api/vcenter/cluster/{cluster}',
+    auth: true,
+    handle(_req, res, deps, p) {
+      const c = deps.inv.clusterById.get(p.cluster ?? '');
+      if (!c) return clusterNotFound(res, p.cluster ?? '');
+      sendJson(res, 200, { name: c.name, resource_pool: c.resourcePool });
+    },
+  },
+  { method: 'GET', template: '/api/vcenter/host', auth: true, handle: (_r, res, deps, _p, q) => listHosts(res, deps, q) },
+  {
+    method: 'GET',
+    template: '/api/esx/settings/clusters/{cluster}/installed-images',
+    auth: true,
+    handle(_req, res, deps, p) {
+      const c = deps.inv.clusterById.get(p.cluster ?? '');
+      if (!c) return clusterNotFound(res, p.cluster ?? '');
+      sendJson(res, 200, installedImageInfo(deps.inv, c));
+    },
+  },
+  {
+    method: 'GET',
+    template: '/api/esx/settings/clusters/{cluster}/software',
+    auth: true,
+    handle(_req, res, deps, p) {
+      const c = deps.inv.clusterById.get(p.cluster ?? '');
+      if (!c) return clusterNotFound(res, p.cluster ?? '');
+      if (!c.desiredImage) {
+        notFound(
+          res,
+          'com.vmware.vcIntegrity.lifecycle.Cluster.NotManagedBySingleImage',
+          `Cluster ${c.name} (${c.moId}) is not managed with a single image.`,
+          [c.name, c.moId],
+        );
+        return;
+      }
+      sendJson(res, 200, softwareInfo(c.desiredImage));
+    },
+  },
+];
+
+function match(template: string, segments: string[]): Record<string, string> | undefined {
+  const parts = template.split('/').filter((s) => s !== '');
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    const seg = segments[i] as string;
+    if (part.startsWith('{') && part.endsWith('}')) params[part.slice(1, -1)] = seg;
+    else if (part !== seg) return undefined;
+  }
+  return params;
+}
+
+/** Handles one /api request; returns the route template for stats (undefined: no route, 404). */
+export function handleRest(req: IncomingMessage, res: ServerResponse, segments: string[], q: URLSearchParams, deps: RestDeps): string | undefined {
+  const method = req.method ?? 'GET';
+  for (const route of ROUTES) {
+    if (route.method !== method) continue;
+    const params = match(route.template, segments);
+    if (!params) continue;
+    let session: RestSession | undefined;
+    if (route.auth) {
+      const id = headerValue(req, 'vmware-api-session-id');
+      session = id ? deps.sessions.rest.get(id) : undefined;
+      if (!session) {
+        unauthenticated(res);
+        return route.template;
+      }
+      session.lastAccessedTime = new Date();
+    }
+    route.handle(req, res, deps, params, q, session);
+    return route.template;
+  }
+  notFound(res, 'com.vmware.vapi.rest.httpNotFound', 'Not found.', []);
+  return undefined;
+}

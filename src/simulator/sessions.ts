@@ -1,0 +1,91 @@
+// REST and VI/JSON sessions of one simulated vCenter. The two are separate,
+// as on a real vCenter: a client logs into each API on its own.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { MoRef } from './inventory.ts';
+import type { ObjectContentJson } from './property-collector.ts';
+
+export interface RestSession {
+  id: string;
+  user: string;
+  createdTime: Date;
+  lastAccessedTime: Date;
+}
+
+export interface ContainerViewState {
+  moId: string;
+  container: MoRef;
+  types: string[];
+  recursive: boolean;
+}
+
+export interface PendingRetrieval {
+  collector: string;
+  remaining: ObjectContentJson[];
+}
+
+export interface VimSession {
+  id: string;
+  /** UserSession.key */
+  key: string;
+  userName: string;
+  loginTime: Date;
+  lastActiveTime: Date;
+  callCount: number;
+  ipAddress: string;
+  userAgent: string;
+  locale: string;
+  views: Map<string, ContainerViewState>;
+  /** RetrievePropertiesEx continuation tokens */
+  retrievals: Map<string, PendingRetrieval>;
+}
+
+/** 'administrator@vsphere.local' → 'VSPHERE.LOCAL\\Administrator', as vCenter reports it. */
+export function principalName(username: string): string {
+  const at = username.lastIndexOf('@');
+  if (at < 0) return username;
+  const user = username.slice(0, at);
+  const domain = username.slice(at + 1).toUpperCase();
+  return `${domain}\\${user.charAt(0).toUpperCase()}${user.slice(1)}`;
+}
+
+export class SessionStore {
+  readonly rest = new Map<string, RestSession>();
+  readonly vim = new Map<string, VimSession>();
+
+  createRest(username: string): RestSession {
+    const now = new Date();
+    const s: RestSession = { id: randomBytes(16).toString('hex'), user: principalName(username), createdTime: now, lastAccessedTime: now };
+    this.rest.set(s.id, s);
+    return s;
+  }
+
+  createVim(username: string, ipAddress: string, userAgent: string, locale: string): VimSession {
+    const now = new Date();
+    const s: VimSession = {
+      id: randomBytes(20).toString('hex'),
+      key: randomUUID(),
+      userName: principalName(username),
+      loginTime: now,
+      lastActiveTime: now,
+      callCount: 0,
+      ipAddress,
+      userAgent,
+      locale,
+      views: new Map(),
+      retrievals: new Map(),
+    };
+    this.vim.set(s.id, s);
+    return s;
+  }
+
+  /** Invalidate every REST and VI/JSON session now (views and tokens die with them). */
+  expireAll(): void {
+    this.rest.clear();
+    this.vim.clear();
+  }
+
+  live(): { rest: number; vim: number } {
+    return { rest: this.rest.size, vim: this.vim.size };
+  }
+}

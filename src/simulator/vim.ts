@@ -1,0 +1,266 @@
+// VI/JSON API: /sdk/vim25/{release}/{Type}/{moId}/{property|Method}.
+// GET reads a property (raw value), POST invokes a method (200 with the
+// result, 204 for void). Faults are HTTP 500 with the fault object as body.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { VimFault, fault } from './faults.ts';
+import { headerValue, readBody, sendEmpty, sendJson } from './http.ts';
+import type { VCenterInventory } from './inventory.ts';
+import type { MoRef } from './inventory.ts';
+import { parseMoRef, retrieveContents } from './property-collector.ts';
+import type { ObjectContentJson } from './property-collector.ts';
+import type { SessionStore, VimSession } from './sessions.ts';
+import type { StatsRecorder } from './stats.ts';
+import { KNOWN_TYPES, PROPERTIES, resolve, serviceContent, userSession } from './vim-model.ts';
+import type { VimContext } from './vim-model.ts';
+import { morefJson, toRaw } from './vim-values.ts';
+import type { VimValue } from './vim-values.ts';
+
+export interface VimDeps {
+  inv: VCenterInventory;
+  sessions: SessionStore;
+  stats: StatsRecorder;
+  username: string;
+  password: string;
+  /** Server policy cap on objects per RetrievePropertiesEx page. */
+  pageSize: number;
+}
+
+/** Releases of the spec's release enum that have the VI/JSON API (8.0 U1 and later). */
+const VIM_JSON_RELEASES = ['8.0.1.0', '8.0.2.0', '8.0.3.0', '8.0.3.1', '9.0.0.0', '9.1.0.0', '9.1.1.0'];
+
+function releaseCompare(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function supportsRelease(inv: VCenterInventory, release: string): boolean {
+  return inv.vimJson && VIM_JSON_RELEASES.includes(release) && releaseCompare(release, inv.apiVersion) <= 0;
+}
+
+interface Call {
+  ctx: VimContext;
+  deps: VimDeps;
+  target: MoRef;
+  body: Record<string, unknown>;
+  req: IncomingMessage;
+}
+
+type Result =
+  | { status: 200; body: unknown; headers?: Record<string, string> }
+  | { status: 204 };
+
+interface Method {
+  /** Callable without a session (System.Anonymous). */
+  anonymous?: boolean;
+  run(call: Call): Result;
+}
+
+const ok = (body: unknown, headers?: Record<string, string>): Result => (headers ? { status: 200, body, headers } : { status: 200, body });
+const noContent: Result = { status: 204 };
+
+function requireSession(call: Call): VimSession {
+  if (!call.ctx.session) throw fault.notAuthenticated(call.target);
+  return call.ctx.session;
+}
+
+function retrieveOptions(body: Record<string, unknown>): number | undefined {
+  const options = body.options;
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object' || Array.isArray(options)) throw fault.invalidArgument('options');
+  const max = (options as Record<string, unknown>).maxObjects;
+  if (max === undefined || max === null) return undefined;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) throw fault.invalidArgument('maxObjects');
+  return max;
+}
+
+/** One RetrieveResult page; the rest waits under a single-use token in the session. */
+function page(call: Call, session: VimSession, objects: ObjectContentJson[], maxObjects: number | undefined): unknown {
+  const size = Math.min(maxObjects ?? Number.POSITIVE_INFINITY, call.deps.pageSize);
+  const result: Record<string, unknown> = { _typeName: 'RetrieveResult' };
+  if (objects.length > size) {
+    const token = randomBytes(8).toString('hex');
+    session.retrievals.set(token, { collector: call.target.value, remaining: objects.slice(size) });
+    result.token = token;
+  }
+  result.objects = objects.slice(0, size);
+  return result;
+}
+
+function takeToken(call: Call, session: VimSession): ObjectContentJson[] {
+  const token = call.body.token;
+  const pending = typeof token === 'string' ? session.retrievals.get(token) : undefined;
+  if (typeof token !== 'string' || !pending || pending.collector !== call.target.value) throw fault.invalidArgument('token');
+  session.retrievals.delete(token);
+  return pending.remaining;
+}
+
+const METHODS: Record<string, Record<string, Method>> = {
+  ServiceInstance: {
+    RetrieveServiceContent: { anonymous: true, run: (c) => ok(toRaw(serviceContent(c.deps.inv))) },
+    CurrentTime: { anonymous: true, run: () => ok(new Date().toISOString()) },
+  },
+  SessionManager: {
+    Login: {
+      anonymous: true,
+      run(c) {
+        const { userName, password, locale } = c.body;
+        if (typeof userName !== 'string') throw fault.invalidArgument('userName');
+        if (typeof password !== 'string') throw fault.invalidArgument('password');
+        const valid = userName.toLowerCase() === c.deps.username.toLowerCase() && password === c.deps.password;
+        c.deps.stats.login('vim', valid);
+        if (!valid) throw fault.invalidLogin();
+        const s = c.deps.sessions.createVim(
+          c.deps.username,
+          c.req.socket.remoteAddress ?? '127.0.0.1',
+          headerValue(c.req, 'user-agent') ?? '',
+          typeof locale === 'string' ? locale : 'en',
+        );
+        s.callCount = 1;
+        return ok(toRaw(userSession(s)), { 'vmware-api-session-id': s.id });
+      },
+    },
+    Logout: {
+      run(c) {
+        const s = requireSession(c);
+        c.deps.sessions.vim.delete(s.id);
+        return noContent;
+      },
+    },
+  },
+  PropertyCollector: {
+    RetrievePropertiesEx: {
+      run(c) {
+        const s = requireSession(c);
+        const maxObjects = retrieveOptions(c.body);
+        const objects = retrieveContents(c.ctx, c.body.specSet);
+        // The spec: "retrieved objects or null if there are no matching objects".
+        return ok(objects.length === 0 ? null : page(c, s, objects, maxObjects));
+      },
+    },
+    ContinueRetrievePropertiesEx: {
+      run(c) {
+        const s = requireSession(c);
+        return ok(page(c, s, takeToken(c, s), undefined));
+      },
+    },
+    CancelRetrievePropertiesEx: {
+      run(c) {
+        takeToken(c, requireSession(c));
+        return noContent;
+      },
+    },
+    RetrieveProperties: {
+      run(c) {
+        requireSession(c);
+        return ok(retrieveContents(c.ctx, c.body.specSet));
+      },
+    },
+  },
+  ViewManager: {
+    CreateContainerView: {
+      run(c) {
+        const s = requireSession(c);
+        const container = parseMoRef(c.body.container, 'container');
+        if (!resolve(c.ctx, container)) throw fault.managedObjectNotFound(container);
+        const types = c.body.type ?? [];
+        if (!Array.isArray(types) || !types.every((t) => typeof t === 'string')) throw fault.invalidArgument('type');
+        for (const t of types as string[]) if (!KNOWN_TYPES.has(t)) throw fault.invalidType(t);
+        if (typeof c.body.recursive !== 'boolean') throw fault.invalidArgument('recursive');
+        // Session-scoped MoID in the shape vCenter uses: session[<session key>]<uuid>
+        const moId = `session[${s.key}]${randomUUID()}`;
+        s.views.set(moId, { moId, container, types: types as string[], recursive: c.body.recursive });
+        return ok(morefJson({ type: 'ContainerView', value: moId }));
+      },
+    },
+  },
+  ContainerView: {
+    DestroyView: {
+      run(c) {
+        const s = requireSession(c);
+        s.views.delete(c.target.value);
+        return noContent;
+      },
+    },
+  },
+};
+
+/** Route template for stats: concrete type and member names only when the simulator knows them. */
+export function vimRouteTemplate(method: string, type: string, member: string): string {
+  const known = method === 'GET' ? PROPERTIES[type]?.includes(member) : METHODS[type]?.[member] !== undefined;
+  return known ? `/sdk/vim25/{release}/${type}/{moId}/${member}` : '/sdk/vim25/{release}/{type}/{moId}/{member}';
+}
+
+function sendFault(res: ServerResponse, f: VimFault): void {
+  sendJson(res, 500, f.body);
+}
+
+/**
+ * Handles one /sdk/vim25 request. `segments` are the decoded path segments
+ * (starting with 'sdk'). Returns the route template for stats, or undefined
+ * when no route matched (answered 404).
+ */
+export async function handleVim(req: IncomingMessage, res: ServerResponse, segments: string[], deps: VimDeps): Promise<string | undefined> {
+  const [, , release = '', type = '', moId = '', member = '', ...extra] = segments;
+  const method = req.method ?? 'GET';
+  const known = KNOWN_TYPES.has(type) && member !== '' && extra.length === 0 && (method === 'GET' || method === 'POST');
+  if (!supportsRelease(deps.inv, release) || !known || (method === 'POST' && METHODS[type]?.[member] === undefined)) {
+    sendEmpty(res, 404);
+    return undefined;
+  }
+  const route = vimRouteTemplate(method, type, member);
+  const target: MoRef = { type, value: moId };
+  const sessionId = headerValue(req, 'vmware-api-session-id');
+  const session = sessionId ? deps.sessions.vim.get(sessionId) : undefined;
+  if (session) {
+    session.lastActiveTime = new Date();
+    session.callCount++;
+  }
+  const ctx: VimContext = session ? { inv: deps.inv, sessions: deps.sessions, session } : { inv: deps.inv, sessions: deps.sessions };
+
+  try {
+    if (method === 'GET') {
+      // Only ServiceInstance.content is readable without a session.
+      const anonymous = type === 'ServiceInstance' && member === 'content';
+      if (!session && !anonymous) throw fault.notAuthenticated(target);
+      const obj = resolve(ctx, target);
+      if (!obj) throw fault.managedObjectNotFound(target);
+      if (!PROPERTIES[type]?.includes(member)) throw fault.invalidProperty(member);
+      const value: VimValue | undefined = obj.get(member);
+      sendJson(res, 200, value === undefined ? null : toRaw(value));
+      return route;
+    }
+
+    const m = METHODS[type]?.[member] as Method;
+    let body: Record<string, unknown> = {};
+    const text = await readBody(req);
+    if (text.trim() !== '') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw fault.invalidRequest('The request body is not valid JSON.');
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fault.invalidRequest('The request body must be a JSON object.');
+      body = parsed as Record<string, unknown>;
+    }
+    if (!session && !m.anonymous) throw fault.notAuthenticated(target);
+    if (!resolve(ctx, target)) throw fault.managedObjectNotFound(target);
+    const result = m.run({ ctx, deps, target, body, req });
+    if (result.status === 204) sendEmpty(res, 204);
+    else sendJson(res, 200, result.body, result.headers);
+    return route;
+  } catch (e) {
+    if (e instanceof VimFault) {
+      sendFault(res, e);
+      return route;
+    }
+    throw e;
+  }
+}
