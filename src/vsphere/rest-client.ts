@@ -58,6 +58,8 @@ export class RestClient {
     return this.sessions.slot(this.cred, () => ({
       login: () => this.login(),
       logout: (id) => this.logout(id),
+      closedError: () =>
+        new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: this.ctx.name, api: 'rest', message: `vCenter "${this.ctx.name}": client is closed` }),
     }));
   }
 

@@ -28,6 +28,8 @@ export interface SessionHooks {
   login(): Promise<string>;
   /** Ends the session (best effort). */
   logout(sessionId: string): Promise<void>;
+  /** The error returned for a login attempted after close(). */
+  closedError?(): Error;
 }
 
 export class SessionSlot {
@@ -61,7 +63,7 @@ export class SessionSlot {
   }
 
   private login(): Promise<string> {
-    if (this.closed) return Promise.reject(new Error('session closed'));
+    if (this.closed) return Promise.reject(this.hooks.closedError?.() ?? new Error('session closed'));
     if (this.inflight) return this.inflight;
     this.logins++;
     const p = this.hooks.login().then(

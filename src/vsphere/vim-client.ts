@@ -65,6 +65,8 @@ export class VimClient {
     return this.sessions.slot(this.cred, () => ({
       login: () => this.login(),
       logout: (id) => this.logout(id),
+      closedError: () =>
+        new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: this.ctx.name, api: 'vim', message: `vCenter "${this.ctx.name}": client is closed` }),
     }));
   }
 
@@ -225,7 +227,7 @@ export class VimClient {
 
   /** `GET /{moType}/{moId}/{property}`, decoded. */
   async getProperty<T = unknown>(moType: string, moId: string, property: string): Promise<T> {
-    const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${property.split('.').map(encodeURIComponent).join('/')}`;
+    const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(property)}`;
     return (await this.call<T>('GET', rel, undefined, true)).value;
   }
 
