@@ -345,3 +345,25 @@ describe('transport failures', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4 * 40 - 10);
   });
 });
+
+describe('a vCenter older than 8.0 U1 (simulated: no VI/JSON API)', () => {
+  it('VI/JSON calls fail with VIM_API_UNAVAILABLE while REST still works', async () => {
+    const old = await startSimulator({ seed: 2, size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 1 }, perVcenter: [{ vimJson: false }] });
+    try {
+      const vc = old.vcenters[0]!;
+      const c = new VCenterClient(
+        { name: vc.name, url: vc.url, username: old.username, password: old.password, caPem: old.caPem, timeoutMs: 5_000 },
+        { retry: FAST_RETRY },
+      );
+      clients.push(c);
+      const e = await expectUpstream(c.about());
+      expect(e).toMatchObject({ code: 'VIM_API_UNAVAILABLE', api: 'vim', status: 404 });
+      const e2 = await expectUpstream(c.retrieveAll('HostSystem', ['name']));
+      expect(e2.code).toBe('VIM_API_UNAVAILABLE');
+      expect((await c.listClusters()).length).toBe(1);
+      await c.close();
+    } finally {
+      await old.close();
+    }
+  });
+});
