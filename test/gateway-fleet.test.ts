@@ -44,15 +44,19 @@ describe('fleet query over two simulated vCenters', () => {
     const res = await h.gql(FLEET_QUERY);
     const clusters = res.data.clusters.nodes;
     const hosts = clusters.flatMap((c: any) => c.hosts.nodes);
-    expect(hosts.some((x: any) => x.connectionState === 'DISCONNECTED' && x.powerState === null)).toBe(true);
+    // vCenter cannot know the power state of a host it lost: UNKNOWN (VI/JSON 'unknown').
+    expect(hosts.some((x: any) => x.connectionState === 'DISCONNECTED' && x.powerState === 'UNKNOWN')).toBe(true);
     expect(hosts.some((x: any) => x.inMaintenanceMode)).toBe(true);
 
     const mixed = clusters.find((c: any) => c.installedImages.uniformImage === false);
     expect(mixed).toBeDefined();
     expect(mixed.installedImages.imageCategories.isHighestAndWidelyUsedImageEqual).toBe(false);
-    expect(mixed.installedImages.imageCategories.hostImageList.length).toBeGreaterThan(1);
+    const categories = mixed.installedImages.imageCategories;
+    expect(categories.mostWidelyUsedImage.softwareInfo.baseImage.version).not.toBe(categories.highestVersionedImage.softwareInfo.baseImage.version);
+    // host_image_list holds the images other than those two.
+    expect(categories.hostImageList.length).toBeGreaterThan(0);
     // Host IDs in the report became Host objects with names read from vCenter.
-    const imageHost = mixed.installedImages.imageCategories.hostImageList[0].hosts[0];
+    const imageHost = categories.hostImageList[0].hosts[0];
     expect(hosts.find((x: any) => x.moId === imageHost.moId)?.name).toBe(imageHost.name);
 
     const failed = clusters.find((c: any) => c.installedImages.status !== 'SUCCESS');

@@ -26,6 +26,14 @@ export function notFound(message: string, extensions: Record<string, unknown> = 
 }
 
 /**
+ * graphql-js ships CommonJS and ESM builds, and the executor may load the other one than
+ * this module does, so GraphQLError is recognised by shape rather than by instanceof.
+ */
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError' && 'extensions' in error;
+}
+
+/**
  * The one place where any error becomes what a client sees. GraphQL errors we raised pass
  * through; upstream errors keep their typed code and the vCenter's name (their messages are
  * built by the upstream client and carry no secrets); anything else is masked, and the
@@ -35,12 +43,12 @@ export function toClientError(
   error: unknown,
   location: { path?: ReadonlyArray<string | number>; nodes?: GraphQLError['nodes'] } = {},
 ): { error: GraphQLError; unexpected: boolean } {
-  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   if (original instanceof UpstreamError) {
     return {
       error: new GraphQLError(original.message, {
-        nodes: location.nodes,
-        path: location.path,
+        nodes: location.nodes ?? (isGraphQLError(error) ? error.nodes : undefined),
+        path: location.path ?? (isGraphQLError(error) ? error.path : undefined),
         extensions: {
           code: original.code,
           vcenter: original.vcenter,
@@ -51,10 +59,10 @@ export function toClientError(
       unexpected: false,
     };
   }
-  if (original instanceof GraphQLError) {
+  if (isGraphQLError(original)) {
     // Ours (BAD_USER_INPUT, NOT_FOUND...) or graphql-js's own (validation); graphql-js may
     // have wrapped ours to add the path.
-    const outer = error instanceof GraphQLError ? error : original;
+    const outer = isGraphQLError(error) ? error : original;
     return {
       error: new GraphQLError(original.message, {
         nodes: location.nodes ?? outer.nodes,
@@ -66,8 +74,8 @@ export function toClientError(
   }
   return {
     error: new GraphQLError('Unexpected error.', {
-      nodes: location.nodes ?? (error instanceof GraphQLError ? error.nodes : undefined),
-      path: location.path ?? (error instanceof GraphQLError ? error.path : undefined),
+      nodes: location.nodes ?? (isGraphQLError(error) ? error.nodes : undefined),
+      path: location.path ?? (isGraphQLError(error) ? error.path : undefined),
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     }),
     unexpected: true,

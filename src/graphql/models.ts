@@ -11,6 +11,7 @@ import type {
   Notification,
   Notifications,
   LocalizableMessage,
+  TaskInfo,
 } from '../vsphere/index.ts';
 import type { Connection, Edge } from './connection.ts';
 
@@ -85,3 +86,24 @@ export interface OperationNotificationsModel {
 export type NotificationsModel = Notifications;
 export type NotificationModel = Notification;
 export type LocalizableMessageModel = LocalizableMessage;
+
+export interface PatchScanModel {
+  __typename: 'PatchScan';
+  vcenter: string;
+  taskMoId: string;
+  /**
+   * The Task.info this scan was read with. Set by subscriptions (each event carries its
+   * own fresh snapshot) and by reads that already fetched it; otherwise fields load it
+   * through the request's loader.
+   */
+  info?: TaskInfo;
+}
+
+export function patchScanRef(vcenter: string, taskMoId: string, info?: TaskInfo): PatchScanModel {
+  return { __typename: 'PatchScan', vcenter, taskMoId, ...(info ? { info } : {}) };
+}
+
+export interface SkippedHostModel {
+  host: HostModel;
+  reason: string;
+}

@@ -40,10 +40,10 @@ export interface GatewayYogaOptions {
   graphiql?: boolean;
 }
 
-export type GatewayYoga = YogaServerInstance<Record<string, never>, GraphQLContext>;
+export type GatewayYoga = YogaServerInstance<object, GraphQLContext>;
 
 export function createGatewayYoga({ upstreams, logger, graphiql = true }: GatewayYogaOptions): GatewayYoga {
-  return createYoga<Record<string, never>, GraphQLContext>({
+  return createYoga<object, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
     landingPage: false,

@@ -28,6 +28,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** JSON-serialised as the request body when defined. */
   json?: unknown;
+  /** Overrides the endpoint's timeout for this call (long polls such as WaitForUpdatesEx). */
+  timeoutMs?: number;
 }
 
 export interface HttpResponse {
@@ -137,7 +139,7 @@ export class HttpTransport {
   }
 
   private async sendNow(req: HttpRequest): Promise<HttpResponse> {
-    const { timeoutMs } = this.opts;
+    const timeoutMs = req.timeoutMs ?? this.opts.timeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     let body: string | undefined;
@@ -154,6 +156,8 @@ export class HttpTransport {
         headers,
         body,
         signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       const text = await res.body.text();
       let parsed: unknown;
@@ -170,11 +174,11 @@ export class HttpTransport {
       });
       return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: parsed, text };
     } catch (err) {
-      throw this.mapTransportError(err, req, signal.aborted);
+      throw this.mapTransportError(err, req, signal.aborted, timeoutMs);
     }
   }
 
-  private mapTransportError(err: unknown, req: HttpRequest, aborted: boolean): UpstreamError {
+  private mapTransportError(err: unknown, req: HttpRequest, aborted: boolean, timeoutMs: number): UpstreamError {
     if (err instanceof UpstreamError) return err;
     const codes = errorCodes(err);
     const where = `vCenter "${this.opts.name}" (${req.api === 'rest' ? 'REST' : 'VI/JSON'} ${req.method} ${stripQuery(req.path)})`;
@@ -188,7 +192,7 @@ export class HttpTransport {
         false);
     }
     if (aborted || codes.some((c) => TIMEOUT_CODES.has(c))) {
-      return mk('UPSTREAM_TIMEOUT', `${where}: no complete answer within ${this.opts.timeoutMs} ms`, true);
+      return mk('UPSTREAM_TIMEOUT', `${where}: no complete answer within ${timeoutMs} ms`, true);
     }
     const unavailable = codes.find((c) => UNAVAILABLE_CODES.has(c));
     if (unavailable) {

@@ -68,6 +68,11 @@ export class RestClient {
     return this.sessions.all().map((s) => s.current()).filter((s): s is string => s !== undefined);
   }
 
+  /** Successful logins so far: a change means the session was replaced. */
+  sessionGeneration(): number {
+    return this.slot().generation;
+  }
+
   loginCount(): number {
     return this.sessions.all().reduce((n, s) => n + s.logins, 0);
   }

@@ -38,6 +38,11 @@ export class SessionSlot {
   private closed = false;
   /** Logins performed (successful or not), for diagnostics. */
   logins = 0;
+  /**
+   * Counts successful logins. Server-side state tied to a session (property filters,
+   * views, collector versions) is gone once this changes.
+   */
+  generation = 0;
 
   constructor(private readonly hooks: SessionHooks) {}
 
@@ -70,6 +75,7 @@ export class SessionSlot {
       (id) => {
         if (this.inflight === p) this.inflight = undefined;
         this.sessionId = id;
+        this.generation++;
         return id;
       },
       (err: unknown) => {

@@ -154,6 +154,14 @@ export class VCenterClient {
 
   // ---------- lifecycle / diagnostics ----------
 
+  /**
+   * Increases each time a session of `api` is (re)created. Server-side state bound to a
+   * session, such as PropertyCollector filters, must be recreated after it changes.
+   */
+  sessionGeneration(api: 'rest' | 'vim'): number {
+    return api === 'rest' ? this.rest.sessionGeneration() : this.vim.sessionGeneration();
+  }
+
   /** Upstream requests this client made (every attempt, logins included). */
   requestCount(): number {
     return this.transport.requestCount;

@@ -36,6 +36,8 @@ const RELEASE_RE = /^\d{1,2}\.\d{1,2}\.\d{1,2}\.\d{1,4}$/;
 export interface InvokeOptions {
   /** May the call be retried on 503 / reset / timeout? Default false (never blindly retried). */
   idempotent?: boolean;
+  /** Overrides the endpoint's timeout for this call, e.g. a WaitForUpdatesEx long poll. */
+  timeoutMs?: number;
 }
 
 interface CallResult<T> {
@@ -72,6 +74,11 @@ export class VimClient {
 
   sessionIds(): string[] {
     return this.sessions.all().map((s) => s.current()).filter((s): s is string => s !== undefined);
+  }
+
+  /** Successful logins so far: a change means the session (and its filters and views) was replaced. */
+  sessionGeneration(): number {
+    return this.slot().generation;
   }
 
   loginCount(): number {
@@ -200,14 +207,14 @@ export class VimClient {
   }
 
   /** One authenticated call with session reuse/renewal and (for idempotent calls) retries. */
-  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, idempotent: boolean): Promise<CallResult<T>> {
+  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, idempotent: boolean, timeoutMs?: number): Promise<CallResult<T>> {
     const path = `${await this.base()}${rel}`;
     return withSession(
       this.slot(),
       (sid) =>
         withRetry(
           async () => {
-            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid } });
+            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid }, timeoutMs });
             if (r.status === 204) return { value: undefined as T, sid };
             if (r.status >= 200 && r.status < 300) return { value: decodeVim(r.body) as T, sid };
             throw this.toError(r, method, path);
@@ -222,7 +229,7 @@ export class VimClient {
   async invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
     const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(method)}`;
     const json = body === undefined ? undefined : encodeVim(body, `${method}RequestType`);
-    return (await this.call<T>('POST', rel, json, opts.idempotent ?? false)).value;
+    return (await this.call<T>('POST', rel, json, opts.idempotent ?? false, opts.timeoutMs)).value;
   }
 
   /** `GET /{moType}/{moId}/{property}`, decoded. */
