@@ -315,4 +315,44 @@ describe.skipIf(!specsPresent)('simulator contract: responses match the official
     const notAuth = await client.call(vc, 'POST', `${VIM}/PropertyCollector/propertyCollector/RetrievePropertiesEx`, { body: request });
     expectValid(vim, 'NotAuthenticated', notAuth.json);
   });
+
+  it('VI/JSON patch scan Task, TaskInfo, UpdateSet and scan faults', async () => {
+    const fast = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 100 });
+    const c = new SimClient(fast);
+    try {
+      const v = fast.vcenters[0] as SimulatedVCenter;
+      const s = await c.vimLogin(v);
+      const body = { metaUrls: ['https://depot.example.com/index.xml'] };
+      expectValid(vim, 'ScanHostPatchV2RequestType', body);
+      const task = (await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-10/ScanHostPatchV2_Task`, { session: s, body })).json as Json;
+      expectValid(vim, 'ManagedObjectReference', task);
+      const busy = await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-10/ScanHostPatchV2_Task`, { session: s, body });
+      expectValid(vim, 'TaskInProgress', busy.json);
+
+      const filterReq = { spec: { _typeName: 'PropertyFilterSpec', propSet: [{ _typeName: 'PropertySpec', type: 'Task', pathSet: ['info'] }], objectSet: [{ _typeName: 'ObjectSpec', obj: task }] }, partialUpdates: false };
+      expectValid(vim, 'CreateFilterRequestType', filterReq);
+      const filter = (await c.call(v, 'POST', `${VIM}/PropertyCollector/propertyCollector/CreateFilter`, { session: s, body: filterReq })).json as Json;
+      expectValid(vim, 'ManagedObjectReference', filter);
+      const waitReq = { version: '', options: { _typeName: 'WaitOptions', maxWaitSeconds: 5 } };
+      expectValid(vim, 'WaitForUpdatesExRequestType', waitReq);
+      const updates = (await c.call(v, 'POST', `${VIM}/PropertyCollector/propertyCollector/WaitForUpdatesEx`, { session: s, body: waitReq })).json;
+      expectValid(vim, 'UpdateSet', updates);
+
+      await new Promise((r) => setTimeout(r, 200));
+      const info = (await c.call(v, 'GET', `${VIM}/Task/${task.value}/info`, { session: s })).json as Json;
+      expect(info.state).toBe('success');
+      expectValid(vim, 'TaskInfo', info);
+      expectValid(vim, 'HostPatchManagerResult', info.result);
+      expectValid(vim, 'TaskInfoState_enum', info.state);
+
+      const cancelled = (await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-11/ScanHostPatchV2_Task`, { session: s, body })).json as Json;
+      await c.call(v, 'POST', `${VIM}/Task/${cancelled.value}/CancelTask`, { session: s });
+      expectValid(vim, 'TaskInfo', (await c.call(v, 'GET', `${VIM}/Task/${cancelled.value}/info`, { session: s })).json);
+      const again = await c.call(v, 'POST', `${VIM}/Task/${cancelled.value}/CancelTask`, { session: s });
+      expectValid(vim, 'InvalidState', again.json);
+    } finally {
+      await c.close();
+      await fast.close();
+    }
+  });
 });

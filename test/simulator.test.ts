@@ -559,3 +559,112 @@ describe('simulator: /_sim/ observability', () => {
     expect(performance.now() - t).toBeLessThan(140);
   });
 });
+
+describe('simulator: patch scans, tasks and WaitForUpdatesEx', () => {
+  let scanSim: Simulator;
+  let c: SimClient;
+  let v: SimulatedVCenter;
+  let s: string;
+  const PC = `${VIM}/PropertyCollector/propertyCollector`;
+
+  beforeAll(async () => {
+    scanSim = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 300 });
+    c = new SimClient(scanSim);
+    v = scanSim.vcenters[0] as SimulatedVCenter;
+    s = await c.vimLogin(v);
+  });
+
+  afterAll(async () => {
+    await c?.close();
+    await scanSim?.close();
+  });
+
+  const info = async (task: string) => (await c.call(v, 'GET', `${VIM}/Task/${task}/info`, { session: s })).json as Json;
+  const scan = (host: string, body: unknown = { _typeName: 'ScanHostPatchV2_Task', metaUrls: ['https://depot.example.com/index.xml'] }) =>
+    c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-${host.slice(5)}/ScanHostPatchV2_Task`, { session: s, body });
+
+  it('runs a scan task to success with a HostPatchManagerResult', async () => {
+    const started = await scan('host-10');
+    expect(started.status).toBe(200);
+    const task = started.json as Json;
+    expect(task).toMatchObject({ _typeName: 'ManagedObjectReference', type: 'Task' });
+    const first = await info(task.value);
+    expect(first).toMatchObject({ _typeName: 'TaskInfo', key: task.value, name: 'ScanHostPatchV2_Task', entity: { value: 'host-10' }, cancelled: false, reason: { _typeName: 'TaskReasonUser', userName: 'VSPHERE.LOCAL\\Administrator' } });
+    expect(['queued', 'running']).toContain(first.state);
+
+    const busy = await scan('host-10');
+    expect(busy.status).toBe(500);
+    expect(busy.json).toMatchObject({ _typeName: 'TaskInProgress', task: { value: task.value } });
+
+    await new Promise((r) => setTimeout(r, 400));
+    const done = await info(task.value);
+    expect(done).toMatchObject({ state: 'success', progress: 100, cancelable: false });
+    expect(done.result._typeName).toBe('HostPatchManagerResult');
+    const statuses = done.result.status as Json[];
+    const build = v.inventory.hostById.get('host-10')?.image.release.build as string;
+    expect(statuses.find((x) => x.id.endsWith(build))).toMatchObject({ installed: true, applicable: false });
+    expect(statuses.some((x) => x.applicable)).toBe(true);
+
+    // HostSystem.recentTask leads to the task (how the gateway lists recent scans).
+    const recent = (await c.call(v, 'POST', `${PC}/RetrievePropertiesEx`, {
+      session: s,
+      body: { specSet: [{ propSet: [{ type: 'Task', pathSet: ['info'] }], objectSet: [{ obj: { type: 'HostSystem', value: 'host-10' }, skip: true, selectSet: [{ _typeName: 'TraversalSpec', type: 'HostSystem', path: 'recentTask', skip: false }] }] }], options: {} },
+    })).json as Json;
+    expect(recent.objects.map((o: Json) => o.obj.value)).toEqual([task.value]);
+    expect(propMap(recent.objects[0]).info).toMatchObject({ _typeName: 'TaskInfo', state: 'success' });
+  });
+
+  it('cancels, fails on bad depots and refuses disconnected hosts', async () => {
+    const task = ((await scan('host-11')).json as Json).value as string;
+    expect((await c.call(v, 'POST', `${VIM}/Task/${task}/CancelTask`, { session: s })).status).toBe(204);
+    expect(await info(task)).toMatchObject({ state: 'error', cancelled: true, error: { _typeName: 'RequestCanceled' } });
+    const again = await c.call(v, 'POST', `${VIM}/Task/${task}/CancelTask`, { session: s });
+    expect(again.json).toMatchObject({ _typeName: 'InvalidState' });
+
+    const bad = ((await scan('host-12', { metaUrls: ['https://depot.invalid/index.xml'] })).json as Json).value as string;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await info(bad)).toMatchObject({ state: 'error', error: { _typeName: 'PlatformConfigFault' } });
+
+    const down = await scan(v.inventory.specialCases.disconnectedHost as string);
+    expect(down.status).toBe(500);
+    expect((down.json as Json)._typeName).toBe('HostNotConnected');
+    expect((await c.call(v, 'GET', `${VIM}/Task/task-9999/info`, { session: s })).json).toMatchObject({ _typeName: 'ManagedObjectNotFound' });
+  });
+
+  it('reports task changes through CreateFilter + WaitForUpdatesEx', async () => {
+    const task = ((await scan('host-13')).json as Json).value as string;
+    const filter = await c.call(v, 'POST', `${PC}/CreateFilter`, {
+      session: s,
+      body: { spec: { propSet: [{ type: 'Task', pathSet: ['info.state', 'info.progress'] }], objectSet: [{ obj: { type: 'Task', value: task } }] }, partialUpdates: false },
+    });
+    expect(filter.status).toBe(200);
+    expect((filter.json as Json).type).toBe('PropertyFilter');
+
+    const wait = (version: string, maxWaitSeconds: number) => c.call(v, 'POST', `${PC}/WaitForUpdatesEx`, { session: s, body: { version, options: { _typeName: 'WaitOptions', maxWaitSeconds } } });
+    const initial = (await wait('', 5)).json as Json;
+    expect(initial._typeName).toBe('UpdateSet');
+    expect(initial.filterSet[0].objectSet[0]).toMatchObject({ kind: 'enter', obj: { value: task } });
+    let version = initial.version as string;
+    let state = '';
+    for (let i = 0; i < 50 && state !== 'success'; i++) {
+      const u = (await wait(version, 5)).json as Json;
+      version = u.version;
+      const change = (u.filterSet[0].objectSet[0].changeSet as Json[]).find((ch) => ch.name === 'info.state');
+      if (change) state = change.val._value;
+    }
+    expect(state).toBe('success');
+    // Nothing changes any more: the wait times out with null.
+    const idle = await wait(version, 0);
+    expect(idle.status).toBe(200);
+    expect(idle.json).toBeNull();
+    expect((await wait('42', 0)).json).toMatchObject({ _typeName: 'InvalidCollectorVersion' });
+
+    // CancelWaitForUpdates ends a blocked wait with RequestCanceled.
+    const pending = wait(version, 30);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await c.call(v, 'POST', `${PC}/CancelWaitForUpdates`, { session: s })).status).toBe(204);
+    expect((await pending).json).toMatchObject({ _typeName: 'RequestCanceled' });
+
+    expect((await c.call(v, 'POST', `${VIM}/PropertyFilter/${encodeURIComponent((filter.json as Json).value)}/DestroyPropertyFilter`, { session: s })).status).toBe(204);
+  });
+});

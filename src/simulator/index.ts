@@ -37,6 +37,8 @@ export interface SimulatorOptions {
    * older than 8.0 U1, which has no VI/JSON API: every /sdk/vim25 path → 404.
    */
   perVcenter?: Array<{ vimJson?: boolean } | undefined>;
+  /** How long a HostPatchManager.ScanHostPatchV2_Task runs before it succeeds, default 1000 ms */
+  patchScanDurationMs?: number;
 }
 
 export interface SimulatedVCenter {
@@ -93,6 +95,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         password,
         restListLimits: { clusters: options.restListLimits?.clusters ?? 1000, hosts: options.restListLimits?.hosts ?? 2500 },
         propertyCollectorPageSize: options.propertyCollectorPageSize ?? 100,
+        patchScanDurationMs: options.patchScanDurationMs ?? 1000,
       });
       servers.push(server);
       await server.listen();

@@ -11,6 +11,7 @@ import { handleRest } from './rest.ts';
 import { SessionStore } from './sessions.ts';
 import { StatsRecorder } from './stats.ts';
 import type { SimStats } from './stats.ts';
+import { TaskStore } from './tasks.ts';
 import type { TlsMaterial } from './tls.ts';
 import { handleVim } from './vim.ts';
 
@@ -25,12 +26,15 @@ export interface VCenterServerOptions {
   password: string;
   restListLimits: { clusters: number; hosts: number };
   propertyCollectorPageSize: number;
+  /** How long a ScanHostPatchV2_Task runs. */
+  patchScanDurationMs: number;
 }
 
 export class VCenterServer {
   readonly inventory: VCenterInventory;
   private readonly sessions = new SessionStore();
   private readonly recorder = new StatsRecorder();
+  private readonly tasks: TaskStore;
   private readonly server: Server;
   private latencyMs: number;
   private port = 0;
@@ -38,6 +42,7 @@ export class VCenterServer {
   constructor(private readonly options: VCenterServerOptions) {
     this.inventory = options.inventory;
     this.latencyMs = options.latencyMs;
+    this.tasks = new TaskStore(options.patchScanDurationMs);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
         // A bug, not a vCenter behaviour: answer 500 and keep serving.
@@ -120,6 +125,7 @@ export class VCenterServer {
           username: this.options.username,
           password: this.options.password,
           pageSize: this.options.propertyCollectorPageSize,
+          tasks: this.tasks,
         });
       } else {
         sendEmpty(res, 404);

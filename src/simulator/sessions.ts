@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MoRef } from './inventory.ts';
 import type { ObjectContentJson } from './property-collector.ts';
+import type { FilterState } from './updates.ts';
 
 export interface RestSession {
   id: string;
@@ -38,6 +39,12 @@ export interface VimSession {
   views: Map<string, ContainerViewState>;
   /** RetrievePropertiesEx continuation tokens */
   retrievals: Map<string, PendingRetrieval>;
+  /** PropertyFilters created by this session (CreateFilter) */
+  filters: Map<string, FilterState>;
+  /** Last UpdateSet.version handed out by WaitForUpdatesEx */
+  updateVersion: number;
+  /** Bumped by CancelWaitForUpdates to end waits in progress */
+  waitGeneration: number;
 }
 
 /** 'administrator@vsphere.local' → 'VSPHERE.LOCAL\\Administrator', as vCenter reports it. */
@@ -74,6 +81,9 @@ export class SessionStore {
       locale,
       views: new Map(),
       retrievals: new Map(),
+      filters: new Map(),
+      updateVersion: 0,
+      waitGeneration: 0,
     };
     this.vim.set(s.id, s);
     return s;

@@ -4,6 +4,8 @@
 
 import type { MoRef, SimCluster, SimFolder, SimHost, VCenterInventory } from './inventory.ts';
 import type { SessionStore, VimSession } from './sessions.ts';
+import { taskInfo } from './tasks.ts';
+import type { TaskStore } from './tasks.ts';
 import {
   bool,
   data,
@@ -22,6 +24,7 @@ import type { VimValue } from './vim-values.ts';
 export interface VimContext {
   inv: VCenterInventory;
   sessions: SessionStore;
+  tasks: TaskStore;
   /** The caller's session, when authenticated. */
   session?: VimSession;
 }
@@ -80,6 +83,8 @@ export const PROPERTIES: Record<string, readonly string[]> = {
   ViewManager: ['viewList'],
   ContainerView: ['container', 'recursive', 'type', 'view'],
   HostPatchManager: [],
+  Task: ['info'],
+  PropertyFilter: ['partialUpdates', 'spec'],
 };
 
 /**
@@ -368,10 +373,11 @@ function clusterProps(ctx: VimContext, c: SimCluster): Record<string, () => VimV
   };
 }
 
-function hostProps(h: SimHost): Record<string, () => VimValue | undefined> {
+function hostProps(ctx: VimContext, h: SimHost): Record<string, () => VimValue | undefined> {
   const status = hostStatus(h);
   return {
     ...managedEntity(h.name, ref('ClusterComputeResource', h.cluster), status),
+    recentTask: () => morefs(ctx.tasks.forEntity(h.moId).map((t) => ref('Task', t.moId))),
     config: () =>
       data('HostConfigInfo', {
         host: moref('HostSystem', h.moId),
@@ -471,7 +477,7 @@ export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
     }
     case 'HostSystem': {
       const h = inv.hostById.get(r.value);
-      return h && object(r, hostProps(h));
+      return h && object(r, hostProps(ctx, h));
     }
     case 'ResourcePool': {
       const rp = inv.resourcePoolById.get(r.value);
@@ -513,6 +519,15 @@ export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
     }
     case 'HostPatchManager':
       return patchManagerHost(ctx, r.value) ? object(r, {}) : undefined;
+    case 'Task': {
+      const t = ctx.tasks.tasks.get(r.value);
+      return t && object(r, { info: () => taskInfo(t, Date.now()) });
+    }
+    case 'PropertyFilter': {
+      // Filters belong to the session that created them.
+      const f = ctx.session?.filters.get(r.value);
+      return f && object(r, { partialUpdates: () => bool(f.partialUpdates), spec: () => undefined });
+    }
     default:
       return undefined;
   }

@@ -12,7 +12,10 @@ import { parseMoRef, retrieveContents } from './property-collector.ts';
 import type { ObjectContentJson } from './property-collector.ts';
 import type { SessionStore, VimSession } from './sessions.ts';
 import type { StatsRecorder } from './stats.ts';
-import { KNOWN_TYPES, PROPERTIES, resolve, serviceContent, userSession } from './vim-model.ts';
+import { isTerminal, scanResult } from './tasks.ts';
+import type { TaskStore } from './tasks.ts';
+import { createFilter, waitForUpdates } from './updates.ts';
+import { KNOWN_TYPES, PROPERTIES, patchManagerHost, resolve, serviceContent, userSession } from './vim-model.ts';
 import type { VimContext } from './vim-model.ts';
 import { morefJson, toRaw } from './vim-values.ts';
 import type { VimValue } from './vim-values.ts';
@@ -25,6 +28,7 @@ export interface VimDeps {
   password: string;
   /** Server policy cap on objects per RetrievePropertiesEx page. */
   pageSize: number;
+  tasks: TaskStore;
 }
 
 /** Releases of the spec's release enum that have the VI/JSON API (8.0 U1 and later). */
@@ -50,6 +54,8 @@ interface Call {
   target: MoRef;
   body: Record<string, unknown>;
   req: IncomingMessage;
+  /** Aborted when the client goes away or the server shuts down. */
+  signal: AbortSignal;
 }
 
 type Result =
@@ -59,7 +65,7 @@ type Result =
 interface Method {
   /** Callable without a session (System.Anonymous). */
   anonymous?: boolean;
-  run(call: Call): Result;
+  run(call: Call): Result | Promise<Result>;
 }
 
 const ok = (body: unknown, headers?: Record<string, string>): Result => (headers ? { status: 200, body, headers } : { status: 200, body });
@@ -162,6 +168,80 @@ const METHODS: Record<string, Record<string, Method>> = {
         return ok(retrieveContents(c.ctx, c.body.specSet));
       },
     },
+    CreateFilter: {
+      run(c) {
+        const s = requireSession(c);
+        if (typeof c.body.partialUpdates !== 'boolean') throw fault.invalidArgument('partialUpdates');
+        return ok(morefJson(createFilter(c.ctx, s, c.body.spec, c.body.partialUpdates, `session[${s.key}]${randomUUID()}`)));
+      },
+    },
+    WaitForUpdatesEx: {
+      async run(c) {
+        const s = requireSession(c);
+        const options = (c.body.options ?? {}) as Record<string, unknown>;
+        const max = options.maxWaitSeconds;
+        if (max !== undefined && max !== null && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) throw fault.invalidArgument('maxWaitSeconds');
+        return ok(await waitForUpdates(c.ctx, c.deps.sessions, s, c.body.version, typeof max === 'number' ? max : undefined, c.signal));
+      },
+    },
+    CancelWaitForUpdates: {
+      run(c) {
+        requireSession(c).waitGeneration++;
+        return noContent;
+      },
+    },
+  },
+  PropertyFilter: {
+    DestroyPropertyFilter: {
+      run(c) {
+        requireSession(c).filters.delete(c.target.value);
+        return noContent;
+      },
+    },
+  },
+  HostPatchManager: {
+    ScanHostPatchV2_Task: {
+      run(c) {
+        const s = requireSession(c);
+        const host = patchManagerHost(c.ctx, c.target.value);
+        if (!host) throw fault.managedObjectNotFound(c.target);
+        const urls = c.body.metaUrls ?? [];
+        if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string')) throw fault.invalidArgument('metaUrls');
+        if (host.connectionState !== 'connected') {
+          throw new VimFault({ _typeName: 'HostNotConnected', faultstring: 'Unable to communicate with the remote host, since it is disconnected.' });
+        }
+        const running = c.ctx.tasks.forEntity(host.moId).find((t) => t.name === 'ScanHostPatchV2_Task' && !isTerminal(t, Date.now()));
+        if (running) {
+          throw new VimFault({ _typeName: 'TaskInProgress', faultstring: 'The operation is not allowed in the current state.', task: morefJson({ type: 'Task', value: running.moId }) });
+        }
+        // A depot URL that cannot be fetched makes the scan fail like a real metadata download error.
+        const bad = (urls as string[]).find((u) => !URL.canParse(u) || new URL(u).hostname.endsWith('.invalid'));
+        const task = c.ctx.tasks.create({
+          name: 'ScanHostPatchV2_Task',
+          descriptionId: 'host.PatchManager.scanV2',
+          entity: { type: 'HostSystem', value: host.moId },
+          entityName: host.name,
+          userName: s.userName,
+          result: () => scanResult(host),
+          ...(bad !== undefined
+            ? { failure: { _typeName: 'PlatformConfigFault', text: `Failed to download metadata from ${bad}` } }
+            : {}),
+        });
+        return ok(morefJson({ type: 'Task', value: task.moId }));
+      },
+    },
+  },
+  Task: {
+    CancelTask: {
+      run(c) {
+        requireSession(c);
+        const task = c.ctx.tasks.tasks.get(c.target.value);
+        if (!task) throw fault.managedObjectNotFound(c.target);
+        if (isTerminal(task, Date.now())) throw fault.invalidState('The operation is not allowed in the current state.');
+        task.cancelledAt = Date.now();
+        return noContent;
+      },
+    },
   },
   ViewManager: {
     CreateContainerView: {
@@ -222,7 +302,8 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
     session.lastActiveTime = new Date();
     session.callCount++;
   }
-  const ctx: VimContext = session ? { inv: deps.inv, sessions: deps.sessions, session } : { inv: deps.inv, sessions: deps.sessions };
+  const base = { inv: deps.inv, sessions: deps.sessions, tasks: deps.tasks };
+  const ctx: VimContext = session ? { ...base, session } : base;
 
   try {
     if (method === 'GET') {
@@ -252,7 +333,9 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
     }
     if (!session && !m.anonymous) throw fault.notAuthenticated(target);
     if (!resolve(ctx, target)) throw fault.managedObjectNotFound(target);
-    const result = m.run({ ctx, deps, target, body, req });
+    const aborter = new AbortController();
+    res.once('close', () => aborter.abort());
+    const result = await m.run({ ctx, deps, target, body, req, signal: aborter.signal });
     if (result.status === 204) sendEmpty(res, 204);
     else sendJson(res, 200, result.body, result.headers);
     return route;
