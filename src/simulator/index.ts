@@ -30,7 +30,7 @@ export interface SimulatorOptions {
   password?: string;
   /** defaults 1000 / 2500 as documented */
   restListLimits?: { clusters?: number; hosts?: number };
-  /** server policy cap on objects per RetrievePropertiesEx page, default 100; maxObjects lowers it further */
+  /** objects per RetrievePropertiesEx page when the caller sets no maxObjects, default 100 as on vCenter; an explicit maxObjects is honoured up to 10,000 */
   propertyCollectorPageSize?: number;
   /**
    * Per-vCenter overrides by index. `vimJson: false` simulates a vCenter

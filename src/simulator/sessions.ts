@@ -23,6 +23,8 @@ export interface ContainerViewState {
 export interface PendingRetrieval {
   collector: string;
   remaining: ObjectContentJson[];
+  /** The maxObjects of the RetrievePropertiesEx that started it: later pages keep that size. */
+  maxObjects: number | undefined;
 }
 
 export interface VimSession {

@@ -86,25 +86,31 @@ function retrieveOptions(body: Record<string, unknown>): number | undefined {
   return max;
 }
 
-/** One RetrieveResult page; the rest waits under a single-use token in the session. */
+/**
+ * Objects per page when the caller sets maxObjects: honoured up to this policy cap. Like
+ * vCenter, an unset maxObjects gets the small default page (deps.pageSize, 100).
+ */
+export const MAX_PAGE_SIZE = 10_000;
+
+/** One RetrieveResult page; the rest waits under a single-use token in the session, with the caller's page size. */
 function page(call: Call, session: VimSession, objects: ObjectContentJson[], maxObjects: number | undefined): unknown {
-  const size = Math.min(maxObjects ?? Number.POSITIVE_INFINITY, call.deps.pageSize);
+  const size = maxObjects === undefined ? call.deps.pageSize : Math.min(maxObjects, MAX_PAGE_SIZE);
   const result: Record<string, unknown> = { _typeName: 'RetrieveResult' };
   if (objects.length > size) {
     const token = randomBytes(8).toString('hex');
-    session.retrievals.set(token, { collector: call.target.value, remaining: objects.slice(size) });
+    session.retrievals.set(token, { collector: call.target.value, remaining: objects.slice(size), maxObjects });
     result.token = token;
   }
   result.objects = objects.slice(0, size);
   return result;
 }
 
-function takeToken(call: Call, session: VimSession): ObjectContentJson[] {
+function takeToken(call: Call, session: VimSession): { remaining: ObjectContentJson[]; maxObjects: number | undefined } {
   const token = call.body.token;
   const pending = typeof token === 'string' ? session.retrievals.get(token) : undefined;
   if (typeof token !== 'string' || !pending || pending.collector !== call.target.value) throw fault.invalidArgument('token');
   session.retrievals.delete(token);
-  return pending.remaining;
+  return pending;
 }
 
 const METHODS: Record<string, Record<string, Method>> = {
@@ -153,7 +159,8 @@ const METHODS: Record<string, Record<string, Method>> = {
     ContinueRetrievePropertiesEx: {
       run(c) {
         const s = requireSession(c);
-        return ok(page(c, s, takeToken(c, s), undefined));
+        const pending = takeToken(c, s);
+        return ok(page(c, s, pending.remaining, pending.maxObjects));
       },
     },
     CancelRetrievePropertiesEx: {
