@@ -8,7 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from './log.ts';
+import { ScanService } from './scans/service.ts';
+import type { TaskWatcherOptions } from './scans/task-watcher.ts';
 import { silentLogger } from './log.ts';
 import { VCenterClient } from './vsphere/index.ts';
 import type { VCenterEndpoint } from './vsphere/index.ts';
@@ -17,32 +21,38 @@ export interface GatewayOptions {
   vcenters: VCenterEndpoint[];
   logger?: Logger;
   graphiql?: boolean;
+  /** Tuning of the per-vCenter task watch loops (tests shorten the waits). */
+  taskWatcher?: Omit<TaskWatcherOptions, 'logger'>;
 }
 
 export interface Gateway {
   yoga: GatewayYoga;
   server: Server;
   upstreams: Upstreams;
+  scans: ScanService;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops listening, waits up to graceMs for in-flight requests, then logs out of every vCenter. */
   close(graceMs?: number): Promise<void>;
 }
 
-export function createGateway({ vcenters, logger = silentLogger, graphiql = true }: GatewayOptions): Gateway {
+export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher }: GatewayOptions): Gateway {
   const names = new Set<string>();
   for (const vc of vcenters) {
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
   const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { logger: logger.child({ vcenter: endpoint.name }) })));
-  const yoga = createGatewayYoga({ upstreams, logger, graphiql });
+  const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql });
   const server = createServer(yoga);
+  const webSockets = serveGraphQLOverWebSocket(yoga, server);
 
   return {
     yoga,
     server,
     upstreams,
+    scans,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -56,13 +66,55 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
     },
     async close(graceMs = 5_000) {
       // Stop accepting, let in-flight requests finish, then cut what is left (long-lived streams).
-      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      const cut = setTimeout(() => {
+        server.closeAllConnections();
+        for (const socket of webSockets.clients) socket.terminate();
+      }, graceMs);
+      // WebSocket clients get a normal close; their subscriptions end with it.
+      for (const socket of webSockets.clients) socket.close(1001, 'gateway shutting down');
+      webSockets.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
       clearTimeout(cut);
+      await scans.close();
       await Promise.allSettled(upstreams.list.map((c) => c.close()));
     },
   };
+}
+
+/**
+ * GraphQL over WebSocket (the graphql-ws protocol) on the same path as HTTP and SSE,
+ * executed through yoga's envelop so both transports share schema, context and plugins.
+ */
+function serveGraphQLOverWebSocket(yoga: GatewayYoga, server: Server): WebSocketServer {
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  useServer(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+  return wss;
 }

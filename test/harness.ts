@@ -3,7 +3,7 @@
  * that speaks plain HTTP to the gateway like any other client would.
  */
 import { createGateway } from '../src/gateway.ts';
-import type { Gateway } from '../src/gateway.ts';
+import type { Gateway, GatewayOptions } from '../src/gateway.ts';
 import { createLogger } from '../src/log.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import type { Simulator, SimulatorOptions } from '../src/simulator/index.ts';
@@ -39,6 +39,7 @@ export function requestsWithoutLogins(stats: { requests: Record<string, number> 
 export async function startHarness(
   options: SimulatorOptions = {},
   endpoints?: (sim: Simulator) => VCenterEndpoint[],
+  gatewayOptions: Pick<GatewayOptions, 'taskWatcher'> = {},
 ): Promise<Harness> {
   const sim = await startSimulator({ seed: 1, ...options });
   const logs: string[] = [];
@@ -46,7 +47,7 @@ export async function startHarness(
   const vcenters =
     endpoints?.(sim) ??
     sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: sim.password, caPem: sim.caPem }));
-  const gateway = createGateway({ vcenters, logger });
+  const gateway = createGateway({ vcenters, logger, ...gatewayOptions });
   const url = await gateway.listen(0, '127.0.0.1');
   return {
     sim,

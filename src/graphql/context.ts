@@ -1,5 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import type { Logger } from '../log.ts';
+import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
 import { badInput } from './errors.ts';
 import type { Loaders } from './loaders.ts';
@@ -34,6 +35,7 @@ export interface GraphQLContext {
   upstreams: Upstreams;
   /** Per-request DataLoaders: batching and de-duplication never outlive one operation. */
   loaders: Loaders;
+  scans: ScanService;
   logger: Logger;
   /**
    * Records that one vCenter failed under a field that spans several: the field still

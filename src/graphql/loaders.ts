@@ -8,6 +8,9 @@ import type {
   SoftwareInfo,
 } from '../vsphere/index.ts';
 import { propsOf } from '../vsphere/index.ts';
+import type { ScanService } from '../scans/service.ts';
+import { scanKey } from '../scans/service.ts';
+import type { TaskInfo } from '../vsphere/index.ts';
 import type { Upstreams } from './context.ts';
 import type { ClusterModel } from './models.ts';
 
@@ -98,7 +101,7 @@ function toError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));
 }
 
-export function createLoaders(upstreams: Upstreams) {
+export function createLoaders(upstreams: Upstreams, scans: ScanService) {
   /** Every host record this request has read, whichever query path read it. */
   const knownHosts = new Map<string, HostRecord>();
   /** Host reads in flight per vCenter: a host lookup waits for them before asking vCenter again. */
@@ -226,7 +229,33 @@ export function createLoaders(upstreams: Upstreams) {
     }),
   );
 
-  return { clustersOfVCenter, hostsOfCluster, hostsOfVCenter, host, installedImages, desiredSoftware };
+  /** Task.info of patch scans: one PropertyCollector call per vCenter for all of them. */
+  const scanInfo = new DataLoader<string, TaskInfo | null>(async (keys) => {
+    const refs = keys.map((key) => {
+      const [vcenter, taskMoId] = splitKey(key);
+      return { vcenter, taskMoId };
+    });
+    const infos = await scans.taskInfos(refs);
+    return refs.map((ref) => infos.get(scanKey(ref)) ?? null);
+  });
+
+  /** Recent patch scans of hosts: one call per vCenter following HostSystem.recentTask. */
+  const recentScansOfHost = new DataLoader<string, TaskInfo[]>(async (keys) => {
+    const results: (TaskInfo[] | Error)[] = new Array(keys.length);
+    await Promise.all(
+      [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
+        try {
+          const byHost = await scans.recentScans(vcenter, moIds);
+          positions.forEach((pos, i) => (results[pos] = byHost.get(moIds[i]!) ?? []));
+        } catch (error) {
+          for (const pos of positions) results[pos] = toError(error);
+        }
+      }),
+    );
+    return results;
+  });
+
+  return { clustersOfVCenter, hostsOfCluster, hostsOfVCenter, host, installedImages, desiredSoftware, scanInfo, recentScansOfHost };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -5,6 +5,7 @@ import type { GraphQLError } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../log.ts';
+import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { toClientError } from './errors.ts';
 import { createLoaders } from './loaders.ts';
@@ -36,18 +37,20 @@ const partialResults: Plugin<GraphQLContext> = {
 
 export interface GatewayYogaOptions {
   upstreams: Upstreams;
+  scans: ScanService;
   logger: Logger;
   graphiql?: boolean;
 }
 
 export type GatewayYoga = YogaServerInstance<object, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, logger, graphiql = true }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({ upstreams, scans, logger, graphiql = true }: GatewayYogaOptions): GatewayYoga {
   return createYoga<object, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: graphiql ? { title: 'vSphere GraphQL gateway', defaultQuery: EXAMPLE_QUERY } : false,
+    // GraphiQL subscribes over SSE, which yoga serves on the same endpoint.
+    graphiql: graphiql ? { title: 'vSphere GraphQL gateway', defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: 'SSE' } : false,
     logging: {
       debug: (...a) => logger.debug(String(a[0]), { args: a.slice(1) }),
       info: (...a) => logger.info(String(a[0]), { args: a.slice(1) }),
@@ -68,7 +71,8 @@ export function createGatewayYoga({ upstreams, logger, graphiql = true }: Gatewa
       const partialErrors: GraphQLError[] = [];
       return {
         upstreams,
-        loaders: createLoaders(upstreams),
+        loaders: createLoaders(upstreams, scans),
+        scans,
         logger,
         partialErrors,
         reportPartialFailure(error, path, vcenter) {

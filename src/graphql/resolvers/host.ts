@@ -5,7 +5,7 @@ import { toGlobalId } from '../ids.ts';
 import type { HostRecord } from '../loaders.ts';
 import { objectKey } from '../loaders.ts';
 import type { HostModel } from '../models.ts';
-import { vcenterRef } from '../models.ts';
+import { patchScanRef, vcenterRef } from '../models.ts';
 import type { InstalledImageInfo, SoftwareInfo } from '../../vsphere/index.ts';
 
 /** Every Host field reads through the request's host loader: one batched read for all of them. */
@@ -56,6 +56,10 @@ export const Host: HostResolvers = {
     if (!clusterMoId) return null;
     return (await ctx.loaders.clustersOfVCenter.load(h.vcenter)).find((c) => c.moId === clusterMoId) ?? null;
   },
+  patchScans: async (h, _args, ctx) =>
+    (await ctx.loaders.recentScansOfHost.load(objectKey(h.vcenter, h.moId))).map((info) =>
+      patchScanRef(h.vcenter, info.task.value, info),
+    ),
   installedImage: async (h, _args, ctx) => {
     const clusterMoId = clusterOf(await record(h, ctx));
     if (!clusterMoId) return null;

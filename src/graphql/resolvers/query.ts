@@ -6,12 +6,13 @@ import { paginate } from '../connection.ts';
 import { findClusters, findHosts, objectSortKey } from '../inventory.ts';
 import { objectKey } from '../loaders.ts';
 import { hostRef, vcenterRef } from '../models.ts';
-import type { ClusterModel, HostModel, VCenterModel } from '../models.ts';
+import type { ClusterModel, HostModel, PatchScanModel, VCenterModel } from '../models.ts';
+import { loadPatchScan } from './patch.ts';
 
 /** Upper bound on IDs in one `nodes` call: each may cost an upstream read. */
 export const MAX_NODE_IDS = 500;
 
-export async function loadNode(ctx: GraphQLContext, id: string): Promise<VCenterModel | ClusterModel | HostModel> {
+export async function loadNode(ctx: GraphQLContext, id: string): Promise<VCenterModel | ClusterModel | HostModel | PatchScanModel> {
   const { type, vcenter, moId } = fromGlobalId(id);
   ctx.upstreams.get(vcenter);
   switch (type) {
@@ -27,8 +28,8 @@ export async function loadNode(ctx: GraphQLContext, id: string): Promise<VCenter
       if (!host) throw notFound(`Host ${moId} does not exist in vCenter ${vcenter}`, { vcenter });
       return hostRef(vcenter, moId);
     }
-    default:
-      throw badInput(`Objects of type ${type} cannot be fetched with node()`, 'id');
+    case 'PatchScan':
+      return loadPatchScan(ctx, vcenter, moId);
   }
 }
 

@@ -1,0 +1,235 @@
+/**
+ * Patch scans as the gateway knows them: starting ScanHostPatchV2_Task on hosts, reading
+ * and cancelling the Tasks, and following them live through one TaskWatcher per vCenter.
+ */
+import { Repeater } from 'graphql-yoga';
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import type {
+  HostPatchManagerPatchManagerOperationSpec,
+  ManagedObjectReference,
+  TaskInfo,
+  VCenterClient,
+} from '../vsphere/index.ts';
+import { moRef, propsOf } from '../vsphere/index.ts';
+import { TaskWatcher, isTerminal } from './task-watcher.ts';
+import type { TaskWatcherOptions } from './task-watcher.ts';
+
+export interface ScanRef {
+  vcenter: string;
+  taskMoId: string;
+}
+
+export interface ScanEvent extends ScanRef {
+  info: TaskInfo;
+}
+
+export type ScanStartOutcome = { host: string; task: string } | { host: string; error: unknown };
+
+export interface ScanOptions {
+  proxy?: string | null;
+  port?: number | null;
+  userName?: string | null;
+  password?: string | null;
+  cmdOption?: string | null;
+}
+
+/** The method name vCenter records in TaskInfo.name for a patch scan. */
+export const SCAN_TASK_NAME = 'ScanHostPatchV2_Task';
+
+export class ScanService {
+  private readonly clients: Map<string, VCenterClient>;
+  private readonly watchers = new Map<string, TaskWatcher>();
+  private readonly logger: Logger;
+
+  constructor(
+    clients: readonly VCenterClient[],
+    private readonly watcherOptions: TaskWatcherOptions = {},
+  ) {
+    this.clients = new Map(clients.map((c) => [c.name, c]));
+    this.logger = watcherOptions.logger ?? silentLogger;
+  }
+
+  private client(vcenter: string): VCenterClient {
+    const client = this.clients.get(vcenter);
+    if (!client) throw new Error(`No vCenter named "${vcenter}" is configured`);
+    return client;
+  }
+
+  watcher(vcenter: string): TaskWatcher {
+    let watcher = this.watchers.get(vcenter);
+    if (!watcher) {
+      watcher = new TaskWatcher(this.client(vcenter), { ...this.watcherOptions, logger: this.logger });
+      this.watchers.set(vcenter, watcher);
+    }
+    return watcher;
+  }
+
+  /** Each host's HostPatchManager, in one PropertyCollector call. Hosts vCenter does not know are absent. */
+  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string>> {
+    const objects = await this.client(vcenter).retrieveProperties([
+      {
+        _typeName: 'PropertyFilterSpec',
+        propSet: [{ _typeName: 'PropertySpec', type: 'HostSystem', pathSet: ['configManager.patchManager'] }],
+        objectSet: hostMoIds.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) })),
+        reportMissingObjectsInResults: true,
+      },
+    ]);
+    const managers = new Map<string, string>();
+    for (const object of objects) {
+      const manager = propsOf(object)['configManager.patchManager'] as ManagedObjectReference | undefined;
+      if (manager) managers.set(object.obj.value, manager.value);
+    }
+    return managers;
+  }
+
+  /**
+   * Starts one scan per host, in parallel; each host's outcome stands alone, so one host
+   * that refuses does not fail the others. Never retried: a repeated call would start a
+   * second scan (or fail with TaskInProgress).
+   */
+  async start(vcenter: string, hostMoIds: readonly string[], metaUrls: readonly string[], options?: ScanOptions | null): Promise<ScanStartOutcome[]> {
+    const client = this.client(vcenter);
+    const managers = await this.patchManagers(vcenter, hostMoIds);
+    const spec = operationSpec(options);
+    return Promise.all(
+      hostMoIds.map(async (host): Promise<ScanStartOutcome> => {
+        const manager = managers.get(host);
+        if (!manager) return { host, error: new Error(`Host ${host} does not exist in vCenter ${vcenter}`) };
+        try {
+          const task = await client.invoke<ManagedObjectReference>(
+            'HostPatchManager',
+            manager,
+            'ScanHostPatchV2_Task',
+            { metaUrls: [...metaUrls], ...(spec ? { spec } : {}) },
+            { idempotent: false },
+          );
+          this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls });
+          return { host, task: task.value };
+        } catch (error) {
+          return { host, error };
+        }
+      }),
+    );
+  }
+
+  /** Task.info of many tasks in one call per vCenter; tasks vCenter no longer has are absent. */
+  async taskInfos(refs: readonly ScanRef[]): Promise<Map<string, TaskInfo>> {
+    const byVCenter = new Map<string, string[]>();
+    for (const ref of refs) byVCenter.set(ref.vcenter, [...(byVCenter.get(ref.vcenter) ?? []), ref.taskMoId]);
+    const infos = new Map<string, TaskInfo>();
+    await Promise.all(
+      [...byVCenter].map(async ([vcenter, moIds]) => {
+        const objects = await this.client(vcenter).retrieveProperties([
+          {
+            _typeName: 'PropertyFilterSpec',
+            propSet: [{ _typeName: 'PropertySpec', type: 'Task', pathSet: ['info'] }],
+            objectSet: moIds.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('Task', moId) })),
+            reportMissingObjectsInResults: true,
+          },
+        ]);
+        for (const object of objects) {
+          const info = propsOf(object)['info'] as TaskInfo | undefined;
+          if (info) infos.set(scanKey({ vcenter, taskMoId: object.obj.value }), info);
+        }
+      }),
+    );
+    return infos;
+  }
+
+  /** Recent patch scans of many hosts: HostSystem.recentTask followed to each Task's info, one call. */
+  async recentScans(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, TaskInfo[]>> {
+    const objects = await this.client(vcenter).retrieveProperties([
+      {
+        _typeName: 'PropertyFilterSpec',
+        propSet: [{ _typeName: 'PropertySpec', type: 'Task', pathSet: ['info'] }],
+        objectSet: hostMoIds.map((moId) => ({
+          _typeName: 'ObjectSpec',
+          obj: moRef('HostSystem', moId),
+          skip: true,
+          selectSet: [{ _typeName: 'TraversalSpec', name: 'recentTasks', type: 'HostSystem', path: 'recentTask', skip: false }],
+        })),
+        reportMissingObjectsInResults: true,
+      },
+    ]);
+    const byHost = new Map<string, TaskInfo[]>(hostMoIds.map((h) => [h, []]));
+    for (const object of objects) {
+      const info = propsOf(object)['info'] as TaskInfo | undefined;
+      if (info?.name === SCAN_TASK_NAME && info.entity) byHost.get(info.entity.value)?.push(info);
+    }
+    return byHost;
+  }
+
+  cancel(ref: ScanRef): Promise<void> {
+    return this.client(ref.vcenter).invoke('Task', ref.taskMoId, 'CancelTask', undefined, { idempotent: false }) as Promise<void>;
+  }
+
+  /**
+   * A stream for one subscriber: `initial` first (read fresh from vCenter by the caller),
+   * then every change the watchers see. Per scan, progress never goes back and the terminal
+   * state arrives exactly once; the stream ends when every scan is terminal, or with an
+   * error when a vCenter stays unreachable.
+   */
+  follow(refs: readonly ScanRef[], initial: ReadonlyMap<string, TaskInfo>): AsyncIterableIterator<ScanEvent> {
+    return new Repeater<ScanEvent>(async (push, stop) => {
+      const lastSent = new Map<string, TaskInfo>();
+      const open = new Set(refs.map(scanKey));
+      const send = (ref: ScanRef, info: TaskInfo) => {
+        const key = scanKey(ref);
+        const last = lastSent.get(key);
+        if (!open.has(key)) return;
+        if (last && last.state === info.state && (info.progress ?? 0) <= (last.progress ?? 0) && !isTerminal(info)) return;
+        if (last && stateRank(info.state) < stateRank(last.state)) return;
+        lastSent.set(key, info);
+        void push({ ...ref, info });
+        if (isTerminal(info)) {
+          open.delete(key);
+          if (open.size === 0) stop();
+        }
+      };
+      for (const ref of refs) {
+        const info = initial.get(scanKey(ref));
+        if (info) send(ref, info);
+      }
+      const unfollows = refs
+        .filter((ref) => open.has(scanKey(ref)))
+        .map((ref) =>
+          this.watcher(ref.vcenter).follow(
+            ref.taskMoId,
+            (info) => send(ref, info),
+            (error) => stop(error),
+          ),
+        );
+      await stop;
+      for (const unfollow of unfollows) unfollow();
+    });
+  }
+
+  /** Watch loops and followed tasks per vCenter (diagnostics and tests). */
+  diagnostics(): Record<string, { followedTasks: number }> {
+    return Object.fromEntries([...this.watchers].map(([name, w]) => [name, { followedTasks: w.followedTasks() }]));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.watchers.values()].map((w) => w.close()));
+  }
+}
+
+export function scanKey(ref: ScanRef): string {
+  return `${ref.vcenter}\u0000${ref.taskMoId}`;
+}
+
+function stateRank(state: TaskInfo['state']): number {
+  return { queued: 0, running: 1, success: 2, error: 2 }[state];
+}
+
+function operationSpec(options: ScanOptions | null | undefined): HostPatchManagerPatchManagerOperationSpec | undefined {
+  if (!options) return undefined;
+  const spec: HostPatchManagerPatchManagerOperationSpec = { _typeName: 'HostPatchManagerPatchManagerOperationSpec' };
+  if (options.proxy != null) spec.proxy = options.proxy;
+  if (options.port != null) spec.port = options.port;
+  if (options.userName != null) spec.userName = options.userName;
+  if (options.password != null) spec.password = options.password;
+  if (options.cmdOption != null) spec.cmdOption = options.cmdOption;
+  return Object.keys(spec).length > 1 ? spec : undefined;
+}

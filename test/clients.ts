@@ -1,0 +1,70 @@
+/** Real subscription clients for tests: GraphQL over SSE (yoga's) and over WebSocket (graphql-ws). */
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export interface StreamResult<T = any> {
+  events: { data?: T; errors?: { message: string; extensions?: Record<string, any> }[] }[];
+  completed: boolean;
+}
+
+/** Subscribes over SSE and collects every event until the server completes the stream (or the deadline). */
+export async function sseSubscribe<T = any>(url: string, query: string, variables: Record<string, unknown>, deadlineMs = 20_000): Promise<StreamResult<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(deadlineMs),
+  });
+  if (!response.body) throw new Error(`no body, HTTP ${response.status}`);
+  const result: StreamResult<T> = { events: [], completed: false };
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    let boundary: number;
+    while ((boundary = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event === 'next' && data) result.events.push(JSON.parse(data));
+      if (event === 'complete') {
+        result.completed = true;
+        return result;
+      }
+    }
+  }
+  return result;
+}
+
+/** Subscribes over graphql-ws and collects every event until completion (or the deadline). */
+export function wsSubscribe<T = any>(httpUrl: string, query: string, variables: Record<string, unknown>, deadlineMs = 20_000): Promise<StreamResult<T>> {
+  const client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const result: StreamResult<T> = { events: [], completed: false };
+  return new Promise<StreamResult<T>>((resolve, reject) => {
+    const timer = setTimeout(() => finish(), deadlineMs);
+    const finish = (error?: unknown) => {
+      clearTimeout(timer);
+      void client.dispose();
+      if (error) reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+      else resolve(result);
+    };
+    client.subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => result.events.push(value as StreamResult<T>['events'][number]),
+        error: (error) => {
+          // GraphQL errors from the server arrive as an array: keep them as an event.
+          if (Array.isArray(error)) {
+            result.events.push({ errors: error as never });
+            finish();
+          } else finish(error);
+        },
+        complete: () => {
+          result.completed = true;
+          finish();
+        },
+      },
+    );
+  });
+}
