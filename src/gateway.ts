@@ -3,9 +3,11 @@
  * server and the HTTP listener, with an orderly close.
  */
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
+import { DEFAULT_LIMITS } from './graphql/limits.ts';
+import type { RequestLimits } from './graphql/limits.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
 import { WebSocketServer } from 'ws';
@@ -23,6 +25,7 @@ export interface GatewayOptions {
   graphiql?: boolean;
   /** Tuning of the per-vCenter task watch loops (tests shorten the waits). */
   taskWatcher?: Omit<TaskWatcherOptions, 'logger'>;
+  limits?: Partial<RequestLimits>;
 }
 
 export interface Gateway {
@@ -36,7 +39,8 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher }: GatewayOptions): Gateway {
+export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides }: GatewayOptions): Gateway {
+  const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
   for (const vc of vcenters) {
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
@@ -44,8 +48,8 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
   }
   const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { logger: logger.child({ vcenter: endpoint.name }) })));
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql });
-  const server = createServer(yoga);
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
+  const server = createServer(guardHttp(yoga, limits));
   const webSockets = serveGraphQLOverWebSocket(yoga, server);
 
   return {
@@ -117,4 +121,37 @@ function serveGraphQLOverWebSocket(yoga: GatewayYoga, server: Server): WebSocket
     wss,
   );
   return wss;
+}
+
+/** CORS-safelisted content types: a browser sends these cross-site without a preflight. */
+const SIMPLE_CONTENT_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+const PREFLIGHT_HEADERS = ['graphql-require-preflight', 'apollo-require-preflight', 'x-apollo-operation-name'];
+
+/**
+ * Checks made before GraphQL sees a request: bounded body size (known up front, so a large
+ * body is refused without being read), and CSRF prevention in the style of Apollo Router:
+ * a POST a browser could send cross-site without a preflight must carry a preflight header.
+ */
+function guardHttp(handler: RequestListener, limits: RequestLimits): RequestListener {
+  return (req, res) => {
+    if (req.method === 'POST') {
+      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (SIMPLE_CONTENT_TYPES.has(contentType) && !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)) {
+        return refuse(req, res, 400, 'CSRF_PREVENTED', 'Send Content-Type: application/json (or a graphql-require-preflight header)');
+      }
+      const length = req.headers['content-length'];
+      if (length === undefined) return refuse(req, res, 411, 'LENGTH_REQUIRED', 'A Content-Length header is required');
+      if (Number(length) > limits.maxBodyBytes) {
+        return refuse(req, res, 413, 'PAYLOAD_TOO_LARGE', `Request body over ${limits.maxBodyBytes} bytes`);
+      }
+    }
+    return handler(req, res);
+  };
+}
+
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+  req.resume();
 }

@@ -19,8 +19,11 @@ export async function sseSubscribe<T = any>(url: string, query: string, variable
   const result: StreamResult<T> = { events: [], completed: false };
   const decoder = new TextDecoder();
   let buffer = '';
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
     let boundary: number;
     while ((boundary = buffer.indexOf('\n\n')) !== -1) {
       const block = buffer.slice(0, boundary);
@@ -30,6 +33,7 @@ export async function sseSubscribe<T = any>(url: string, query: string, variable
       if (event === 'next' && data) result.events.push(JSON.parse(data));
       if (event === 'complete') {
         result.completed = true;
+        await reader.cancel();
         return result;
       }
     }

@@ -7,7 +7,7 @@ import { codes, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 /** A depot the simulator serves, and one nobody serves. */
-const DEPOT: string = (simulator as { DEPOT_URLS?: string[] }).DEPOT_URLS?.[0] ?? 'https://depot.example/esxi-8.0u3/metadata.zip';
+const DEPOT: string = (simulator as { DEPOT_URLS?: readonly string[] }).DEPOT_URLS?.[0] ?? 'https://depot.example/esxi-8.0u3/metadata.zip';
 const UNREADABLE_DEPOT = 'https://depot.nowhere.invalid/metadata.zip';
 
 const SCAN_FIELDS = `id taskMoId state progress cancelable cancelled queuedAt startedAt completedAt host { moId name }

@@ -1,4 +1,4 @@
-/** The fleet query: every cluster, its hosts with product info, and each cluster's installed images. */
+/** The fleet query: every cluster, its hosts with product info (a cluster has at most 96), and each cluster's installed images. */
 export const FLEET_QUERY = /* GraphQL */ `
   query Fleet {
     clusters(first: 1000) {
@@ -10,7 +10,7 @@ export const FLEET_QUERY = /* GraphQL */ `
         haEnabled
         drsEnabled
         vcenter { name }
-        hosts(first: 1000) {
+        hosts(first: 100) {
           totalCount
           nodes {
             id

@@ -9,6 +9,8 @@ import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { toClientError } from './errors.ts';
 import { createLoaders } from './loaders.ts';
+import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
+import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
@@ -40,11 +42,12 @@ export interface GatewayYogaOptions {
   scans: ScanService;
   logger: Logger;
   graphiql?: boolean;
+  limits?: RequestLimits;
 }
 
 export type GatewayYoga = YogaServerInstance<object, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, scans, logger, graphiql = true }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS }: GatewayYogaOptions): GatewayYoga {
   return createYoga<object, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
@@ -83,7 +86,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true }:
         },
       };
     },
-    plugins: [partialResults],
+    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults],
   });
 }
 

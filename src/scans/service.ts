@@ -40,6 +40,8 @@ export const SCAN_TASK_NAME = 'ScanHostPatchV2_Task';
 export class ScanService {
   private readonly clients: Map<string, VCenterClient>;
   private readonly watchers = new Map<string, TaskWatcher>();
+  /** Stops of the live subscriber streams, so that shutdown can complete them. */
+  private readonly streams = new Set<() => void>();
   private readonly logger: Logger;
 
   constructor(
@@ -172,6 +174,8 @@ export class ScanService {
    */
   follow(refs: readonly ScanRef[], initial: ReadonlyMap<string, TaskInfo>): AsyncIterableIterator<ScanEvent> {
     return new Repeater<ScanEvent>(async (push, stop) => {
+      const end = () => stop();
+      this.streams.add(end);
       const lastSent = new Map<string, TaskInfo>();
       const open = new Set(refs.map(scanKey));
       const send = (ref: ScanRef, info: TaskInfo) => {
@@ -201,6 +205,7 @@ export class ScanService {
           ),
         );
       await stop;
+      this.streams.delete(end);
       for (const unfollow of unfollows) unfollow();
     });
   }
@@ -210,7 +215,9 @@ export class ScanService {
     return Object.fromEntries([...this.watchers].map(([name, w]) => [name, { followedTasks: w.followedTasks() }]));
   }
 
+  /** Completes every subscriber stream, then stops the watch loops (destroying their filters). */
   async close(): Promise<void> {
+    for (const end of [...this.streams]) end();
     await Promise.allSettled([...this.watchers.values()].map((w) => w.close()));
   }
 }

@@ -7,6 +7,7 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { Logger } from '../log.ts';
+import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { UpstreamError, type UpstreamApi, type UpstreamErrorCode } from './errors.ts';
 
 export interface TransportOptions {
@@ -18,6 +19,7 @@ export interface TransportOptions {
   timeoutMs: number;
   maxConcurrentRequests: number;
   logger: Logger;
+  breaker?: BreakerOptions;
 }
 
 export interface HttpRequest {
@@ -97,11 +99,15 @@ function errorCodes(err: unknown): string[] {
   return codes;
 }
 
+/** HTTP statuses that mean the vCenter (or its reverse proxy) is not serving. */
+const OUTAGE_STATUSES = new Set([502, 503, 504]);
+
 export class HttpTransport {
   private readonly agent: Agent;
   private readonly sem: Semaphore;
   private count = 0;
   private closed = false;
+  readonly breaker: CircuitBreaker;
 
   constructor(private readonly opts: TransportOptions) {
     const connect: Record<string, unknown> = { timeout: opts.timeoutMs };
@@ -118,6 +124,20 @@ export class HttpTransport {
       connect,
     });
     this.sem = new Semaphore(opts.maxConcurrentRequests);
+    this.breaker = new CircuitBreaker(opts.breaker ?? DEFAULT_BREAKER, () => this.probe(), (status) => {
+      if (status.state === 'open') opts.logger.warn('vCenter unavailable: failing fast and probing', { vcenter: opts.name, ...status });
+      else opts.logger.info('vCenter available again', { vcenter: opts.name });
+    });
+  }
+
+  /** The breaker's probe: does the vCenter answer HTTP at all? An unauthenticated GET is enough. */
+  private async probe(): Promise<boolean> {
+    try {
+      const r = await this.sendNow({ api: 'rest', method: 'GET', path: '/api/session' });
+      return !OUTAGE_STATUSES.has(r.status);
+    } catch {
+      return false;
+    }
   }
 
   /** Upstream requests sent so far (every attempt, logins included). */
@@ -130,9 +150,27 @@ export class HttpTransport {
     if (this.closed) {
       throw new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: this.opts.name, api: req.api, message: `vCenter "${this.opts.name}": client is closed` });
     }
+    if (this.breaker.isOpen) {
+      const { lastError, since } = this.breaker.status();
+      throw new UpstreamError({
+        code: 'VCENTER_UNAVAILABLE',
+        vcenter: this.opts.name,
+        api: req.api,
+        message: `vCenter "${this.opts.name}" is unavailable since ${since}; failing fast while probing it. Last error: ${lastError ?? 'unknown'}`,
+        retryable: false,
+      });
+    }
     await this.sem.acquire();
     try {
-      return await this.sendNow(req);
+      const response = await this.sendNow(req);
+      if (OUTAGE_STATUSES.has(response.status)) this.breaker.recordOutage(`HTTP ${response.status} from ${stripQuery(req.path)}`);
+      else this.breaker.recordSuccess();
+      return response;
+    } catch (error) {
+      if (error instanceof UpstreamError && (error.code === 'VCENTER_UNAVAILABLE' || error.code === 'UPSTREAM_TIMEOUT')) {
+        this.breaker.recordOutage(error.message);
+      }
+      throw error;
     } finally {
       this.sem.release();
     }
@@ -206,6 +244,7 @@ export class HttpTransport {
   async close(boundMs = this.opts.timeoutMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.breaker.stop();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), boundMs); timer.unref(); });
     const result = await Promise.race([this.agent.close().then(() => 'closed' as const), timedOut]);

@@ -3,6 +3,7 @@
  * (undici Agent + concurrency cap) shared by a REST client and a VI/JSON client, each with its
  * own reused session.
  */
+import { DEFAULT_BREAKER, type BreakerOptions, type BreakerStatus } from './breaker.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { DEFAULT_RETRY, HttpTransport, type RetryPolicy } from './http.ts';
 import { RestClient, type ClientContext } from './rest-client.ts';
@@ -39,6 +40,8 @@ export interface VCenterClientOptions {
   logger?: Logger;
   /** Retry tuning (defaults: 2 retries, 250 ms base, 4 s cap). Mostly for tests. */
   retry?: Partial<RetryPolicy>;
+  /** Circuit breaker tuning (defaults: open after 5 outage failures in a row, probe every 2 s). */
+  breaker?: Partial<BreakerOptions>;
 }
 
 export interface VCenterClientDiagnostics {
@@ -87,6 +90,7 @@ export class VCenterClient {
       timeoutMs,
       maxConcurrentRequests: maxConcurrent,
       logger: this.logger,
+      breaker: { ...DEFAULT_BREAKER, ...options.breaker },
     };
     if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
     if (endpoint.insecure) transportOpts.insecure = true;
@@ -153,6 +157,11 @@ export class VCenterClient {
   }
 
   // ---------- lifecycle / diagnostics ----------
+
+  /** The circuit breaker's view of this vCenter: closed (serving) or open (failing fast, probing). */
+  health(): BreakerStatus {
+    return this.transport.breaker.status();
+  }
 
   /**
    * Increases each time a session of `api` is (re)created. Server-side state bound to a

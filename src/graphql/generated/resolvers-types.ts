@@ -583,6 +583,8 @@ export type VCenter = Node & {
   id: Scalars['ID']['output'];
   /** The name given in the gateway configuration. */
   name: Scalars['String']['output'];
+  /** Whether the gateway can reach this vCenter now (its circuit breaker). */
+  status: VCenterStatus;
   /** Base URL of the vCenter (no credentials). */
   url: Scalars['String']['output'];
 };
@@ -613,6 +615,26 @@ export type VCenterAbout = {
   name: Scalars['String']['output'];
   vendor: Scalars['String']['output'];
   version: Scalars['String']['output'];
+};
+
+export type VCenterState =
+  | 'AVAILABLE'
+  | 'UNAVAILABLE';
+
+/**
+ * The gateway's view of a vCenter's health. After repeated connection failures, timeouts
+ * or 503s the gateway stops sending it requests (they fail at once with
+ * VCENTER_UNAVAILABLE) and probes it in the background until it answers again.
+ */
+export type VCenterStatus = {
+  __typename?: 'VCenterStatus';
+  /** Outage-type failures in a row (no connection, timeout, 502/503/504). */
+  consecutiveFailures: Scalars['Int']['output'];
+  /** The last such failure. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** When the state last changed. */
+  since: Scalars['DateTime']['output'];
+  state: VCenterState;
 };
 
 
@@ -757,6 +779,8 @@ export type ResolversTypes = {
   UserError: ResolverTypeWrapper<UserError>;
   VCenter: ResolverTypeWrapper<VCenterModel>;
   VCenterAbout: ResolverTypeWrapper<VCenterAbout>;
+  VCenterState: VCenterState;
+  VCenterStatus: ResolverTypeWrapper<VCenterStatus>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -812,6 +836,7 @@ export type ResolversParentTypes = {
   UserError: UserError;
   VCenter: VCenterModel;
   VCenterAbout: VCenterAbout;
+  VCenterStatus: VCenterStatus;
 };
 
 export type AddOnResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AddOn'] = ResolversParentTypes['AddOn']> = {
@@ -1104,6 +1129,7 @@ export type VCenterResolvers<ContextType = GraphQLContext, ParentType extends Re
   hosts?: Resolver<Maybe<ResolversTypes['HostConnection']>, ParentType, ContextType, Partial<VCenterHostsArgs>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['VCenterStatus'], ParentType, ContextType>;
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -1116,6 +1142,13 @@ export type VCenterAboutResolvers<ContextType = GraphQLContext, ParentType exten
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   vendor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type VCenterStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['VCenterStatus'] = ResolversParentTypes['VCenterStatus']> = {
+  consecutiveFailures?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  since?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['VCenterState'], ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
@@ -1160,5 +1193,6 @@ export type Resolvers<ContextType = GraphQLContext> = {
   UserError?: UserErrorResolvers<ContextType>;
   VCenter?: VCenterResolvers<ContextType>;
   VCenterAbout?: VCenterAboutResolvers<ContextType>;
+  VCenterStatus?: VCenterStatusResolvers<ContextType>;
 };
 

@@ -8,6 +8,15 @@ export const VCenter: VCenterResolvers = {
   id: (vc) => toGlobalId('VCenter', vc.name),
   name: (vc) => vc.name,
   url: (vc, _args, ctx) => ctx.upstreams.get(vc.name).url,
+  status: (vc, _args, ctx) => {
+    const health = ctx.upstreams.get(vc.name).health();
+    return {
+      state: health.state === 'open' ? 'UNAVAILABLE' : 'AVAILABLE',
+      since: health.since,
+      consecutiveFailures: health.consecutiveFailures,
+      lastError: health.lastError ?? null,
+    };
+  },
   about: async (vc, _args, ctx) => {
     const about = await ctx.upstreams.get(vc.name).about();
     return {
