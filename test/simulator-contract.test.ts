@@ -12,7 +12,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SimClient } from '../src/simulator/client.ts';
-import { startSimulator } from '../src/simulator/index.ts';
+import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
 import type { Simulator, SimulatedVCenter } from '../src/simulator/index.ts';
 
 const SPEC_DIR = join(process.cwd(), '..', 'shared', 'vsphere-api', 'openapi');
@@ -322,7 +322,7 @@ describe.skipIf(!specsPresent)('simulator contract: responses match the official
     try {
       const v = fast.vcenters[0] as SimulatedVCenter;
       const s = await c.vimLogin(v);
-      const body = { metaUrls: ['https://depot.example.com/index.xml'] };
+      const body = { metaUrls: [...DEPOT_URLS] };
       expectValid(vim, 'ScanHostPatchV2RequestType', body);
       const task = (await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-10/ScanHostPatchV2_Task`, { session: s, body })).json as Json;
       expectValid(vim, 'ManagedObjectReference', task);

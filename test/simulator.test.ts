@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimClient } from '../src/simulator/client.ts';
-import { startSimulator } from '../src/simulator/index.ts';
+import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
 import type { Simulator, SimulatedVCenter } from '../src/simulator/index.ts';
 import { buildFleet, DEFAULT_FLEET_SIZE } from '../src/simulator/inventory.ts';
 
@@ -580,7 +580,7 @@ describe('simulator: patch scans, tasks and WaitForUpdatesEx', () => {
   });
 
   const info = async (task: string) => (await c.call(v, 'GET', `${VIM}/Task/${task}/info`, { session: s })).json as Json;
-  const scan = (host: string, body: unknown = { _typeName: 'ScanHostPatchV2_Task', metaUrls: ['https://depot.example.com/index.xml'] }) =>
+  const scan = (host: string, body: unknown = { _typeName: 'ScanHostPatchV2_Task', metaUrls: [DEPOT_URLS[0]] }) =>
     c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-${host.slice(5)}/ScanHostPatchV2_Task`, { session: s, body });
 
   it('runs a scan task to success with a HostPatchManagerResult', async () => {
@@ -621,13 +621,13 @@ describe('simulator: patch scans, tasks and WaitForUpdatesEx', () => {
     const again = await c.call(v, 'POST', `${VIM}/Task/${task}/CancelTask`, { session: s });
     expect(again.json).toMatchObject({ _typeName: 'InvalidState' });
 
-    const bad = ((await scan('host-12', { metaUrls: ['https://depot.invalid/index.xml'] })).json as Json).value as string;
+    const bad = ((await scan('host-12', { metaUrls: ['https://depot.invalid/metadata.zip'] })).json as Json).value as string;
     await new Promise((r) => setTimeout(r, 400));
     expect(await info(bad)).toMatchObject({ state: 'error', error: { _typeName: 'PlatformConfigFault' } });
 
     const down = await scan(v.inventory.specialCases.disconnectedHost as string);
     expect(down.status).toBe(500);
-    expect((down.json as Json)._typeName).toBe('HostNotConnected');
+    expect((down.json as Json)._typeName).toBe('InvalidState');
     expect((await c.call(v, 'GET', `${VIM}/Task/task-9999/info`, { session: s })).json).toMatchObject({ _typeName: 'ManagedObjectNotFound' });
   });
 

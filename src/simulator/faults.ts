@@ -31,5 +31,13 @@ export const fault = {
   invalidType: (argument: string): VimFault => new VimFault({ _typeName: 'InvalidType', faultstring: '', argument }),
   invalidRequest: (message: string): VimFault => new VimFault({ _typeName: 'InvalidRequest', faultstring: message }),
   invalidState: (message: string): VimFault => new VimFault({ _typeName: 'InvalidState', faultstring: message }),
-  notSupported: (message: string): VimFault => new VimFault({ _typeName: 'NotSupported', faultstring: message }),
+  notSupported: (message = 'The operation is not supported on the object.'): VimFault => new VimFault({ _typeName: 'NotSupported', faultstring: message }),
+  requestCanceled: (): VimFault => new VimFault({ _typeName: 'RequestCanceled', faultstring: 'The task was canceled by a user.' }),
+  /** SystemError.reason is required by the schema. */
+  systemError: (reason: string): VimFault => new VimFault({ _typeName: 'SystemError', faultstring: `A general system error occurred: ${reason}`, reason }),
+  taskInProgress: (task: MoRef): VimFault =>
+    new VimFault({ _typeName: 'TaskInProgress', faultstring: 'Another task is already in progress.', task: morefJson(task) }),
+  /** PlatformConfigFault.text carries hostd's own (already localized) message. */
+  platformConfigFault: (text: string): VimFault =>
+    new VimFault({ _typeName: 'PlatformConfigFault', faultstring: `An error occurred during host configuration: ${text}`, text }),
 };

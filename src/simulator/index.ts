@@ -6,10 +6,12 @@ import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
 import type { SimStats } from './stats.ts';
+import { TASK_RETENTION_MS } from './tasks.ts';
 import { createTlsMaterial } from './tls.ts';
 
 export type { FleetSize, VCenterInventory } from './inventory.ts';
 export type { SimStats } from './stats.ts';
+export { DEPOT_URLS } from './depot.ts';
 
 export interface SimulatorOptions {
   /** default 1; same seed+size => identical inventory, MoIDs, names, builds */
@@ -35,10 +37,21 @@ export interface SimulatorOptions {
   /**
    * Per-vCenter overrides by index. `vimJson: false` simulates a vCenter
    * older than 8.0 U1, which has no VI/JSON API: every /sdk/vim25 path → 404.
+   * `changeFeed: false` makes CreateFilter and WaitForUpdatesEx answer the
+   * NotSupported fault (as behind proxies without the change feed).
    */
-  perVcenter?: Array<{ vimJson?: boolean } | undefined>;
+  perVcenter?: Array<PerVcenterOptions | undefined>;
   /** How long a HostPatchManager.ScanHostPatchV2_Task runs before it succeeds, default 1000 ms */
   patchScanDurationMs?: number;
+  /** How long a finished Task stays readable and in recentTask, default 600,000 ms (vCenter: ~10 minutes) */
+  taskRetentionMs?: number;
+}
+
+export interface PerVcenterOptions {
+  /** default true */
+  vimJson?: boolean;
+  /** default true */
+  changeFeed?: boolean;
 }
 
 export interface SimulatedVCenter {
@@ -96,6 +109,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         restListLimits: { clusters: options.restListLimits?.clusters ?? 1000, hosts: options.restListLimits?.hosts ?? 2500 },
         propertyCollectorPageSize: options.propertyCollectorPageSize ?? 100,
         patchScanDurationMs: options.patchScanDurationMs ?? 1000,
+        taskRetentionMs: options.taskRetentionMs ?? TASK_RETENTION_MS,
+        changeFeed: options.perVcenter?.[inventory.index]?.changeFeed ?? true,
       });
       servers.push(server);
       await server.listen();

@@ -28,6 +28,10 @@ export interface VCenterServerOptions {
   propertyCollectorPageSize: number;
   /** How long a ScanHostPatchV2_Task runs. */
   patchScanDurationMs: number;
+  /** False: CreateFilter and WaitForUpdatesEx answer NotSupported. */
+  changeFeed: boolean;
+  /** How long finished tasks stay known. */
+  taskRetentionMs: number;
 }
 
 export class VCenterServer {
@@ -42,7 +46,7 @@ export class VCenterServer {
   constructor(private readonly options: VCenterServerOptions) {
     this.inventory = options.inventory;
     this.latencyMs = options.latencyMs;
-    this.tasks = new TaskStore(options.patchScanDurationMs);
+    this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
         // A bug, not a vCenter behaviour: answer 500 and keep serving.
@@ -77,7 +81,7 @@ export class VCenterServer {
   }
 
   stats(): SimStats {
-    return this.recorder.snapshot(this.sessions.live());
+    return this.recorder.snapshot({ sessions: this.sessions.live(), filters: this.sessions.liveFilters(), tasks: this.tasks.counts() });
   }
 
   resetStats(): void {
@@ -126,6 +130,8 @@ export class VCenterServer {
           password: this.options.password,
           pageSize: this.options.propertyCollectorPageSize,
           tasks: this.tasks,
+          patchScanDurationMs: this.options.patchScanDurationMs,
+          changeFeed: this.options.changeFeed,
         });
       } else {
         sendEmpty(res, 404);

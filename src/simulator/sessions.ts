@@ -91,7 +91,7 @@ export class SessionStore {
     return s;
   }
 
-  /** Invalidate every REST and VI/JSON session now (views and tokens die with them). */
+  /** Invalidate every REST and VI/JSON session now (views, tokens and filters die with them). */
   expireAll(): void {
     this.rest.clear();
     this.vim.clear();
@@ -99,5 +99,12 @@ export class SessionStore {
 
   live(): { rest: number; vim: number } {
     return { rest: this.rest.size, vim: this.vim.size };
+  }
+
+  /** PropertyFilters of every live VI/JSON session. */
+  liveFilters(): number {
+    let n = 0;
+    for (const s of this.vim.values()) n += s.filters.size;
+    return n;
   }
 }

@@ -8,6 +8,25 @@ export interface SimStats {
   logins: { rest: number; vim: number };
   failedLogins: { rest: number; vim: number };
   liveSessions: { rest: number; vim: number };
+  /** PropertyFilters alive now, over every session (they die with their session). */
+  liveFilters: number;
+  /** WaitForUpdatesEx calls pending right now. */
+  waitingCalls: number;
+  /** The most WaitForUpdatesEx calls pending at once since the last reset. */
+  peakWaitingCalls: number;
+  /** Tasks vCenter still knows (queued, running, finished within the retention time). */
+  liveTasks: number;
+  /** Tasks queued or running. */
+  runningTasks: number;
+  /** Injected faults by kind: latency, http503, http500, fault:<VimFaultType>, hang, reset, down. */
+  faultsInjected: Record<string, number>;
+}
+
+/** Live state the recorder does not own, read at snapshot time. */
+export interface LiveCounts {
+  sessions: { rest: number; vim: number };
+  filters: number;
+  tasks: { live: number; running: number };
 }
 
 export type Api = 'rest' | 'vim';
@@ -17,6 +36,9 @@ export class StatsRecorder {
   private total = 0;
   private logins = { rest: 0, vim: 0 };
   private failedLogins = { rest: 0, vim: 0 };
+  private waiting = 0;
+  private peakWaiting = 0;
+  private faults = new Map<string, number>();
 
   /** Called once per request with its route template (never for /_sim/). */
   count(method: string, route: string): void {
@@ -30,13 +52,33 @@ export class StatsRecorder {
     else this.failedLogins[api]++;
   }
 
-  snapshot(liveSessions: { rest: number; vim: number }): SimStats {
+  waitBegin(): void {
+    this.waiting++;
+    this.peakWaiting = Math.max(this.peakWaiting, this.waiting);
+  }
+
+  waitEnd(): void {
+    this.waiting--;
+  }
+
+  faultInjected(kind: string): void {
+    this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
+  }
+
+  snapshot(live: LiveCounts): SimStats {
+    const sorted = (m: Map<string, number>): Record<string, number> => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
     return {
-      requests: Object.fromEntries([...this.requests].sort(([a], [b]) => a.localeCompare(b))),
+      requests: sorted(this.requests),
       totalRequests: this.total,
       logins: { ...this.logins },
       failedLogins: { ...this.failedLogins },
-      liveSessions: { ...liveSessions },
+      liveSessions: { ...live.sessions },
+      liveFilters: live.filters,
+      waitingCalls: this.waiting,
+      peakWaitingCalls: this.peakWaiting,
+      liveTasks: live.tasks.live,
+      runningTasks: live.tasks.running,
+      faultsInjected: sorted(this.faults),
     };
   }
 
@@ -45,5 +87,8 @@ export class StatsRecorder {
     this.total = 0;
     this.logins = { rest: 0, vim: 0 };
     this.failedLogins = { rest: 0, vim: 0 };
+    // Calls still waiting stay counted; the peak restarts from them.
+    this.peakWaiting = this.waiting;
+    this.faults.clear();
   }
 }

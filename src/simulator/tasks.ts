@@ -3,8 +3,9 @@
 // with rising progress → success), so no timers need cleaning up and every
 // reader sees a consistent TaskInfo; cancelling freezes it in 'error'.
 
-import { ESXI_RELEASES, releaseRank } from './catalog.ts';
-import type { MoRef, SimHost } from './inventory.ts';
+import { fault } from './faults.ts';
+import type { FaultBody } from './faults.ts';
+import type { MoRef } from './inventory.ts';
 import { bool, data, dateTime, enumOf, int, moref, str } from './vim-values.ts';
 import type { VimValue } from './vim-values.ts';
 
@@ -24,7 +25,7 @@ export interface SimTask {
   /** Set when cancelled: the task ends in error with RequestCanceled. */
   cancelledAt?: number;
   /** A fault the task ends with instead of its result. */
-  failure?: Record<string, unknown>;
+  failure?: FaultBody;
   result: (now: number) => VimValue | undefined;
 }
 
@@ -50,13 +51,27 @@ export function isTerminal(t: SimTask, now: number): boolean {
   return s === 'success' || s === 'error';
 }
 
+/** A fault body as a typed value (strings, numbers, booleans, MoRefs, nested faults). */
+function faultValue(f: Record<string, unknown>): VimValue {
+  const value = (v: unknown): VimValue | undefined => {
+    if (typeof v === 'string') return str(v);
+    if (typeof v === 'boolean') return bool(v);
+    if (typeof v === 'number') return int(v);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      if (o._typeName === 'ManagedObjectReference') return moref(String(o.type), String(o.value));
+      return faultValue(o);
+    }
+    return undefined;
+  };
+  return data(String(f._typeName), Object.fromEntries(Object.entries(f).filter(([k]) => k !== '_typeName').map(([k, v]) => [k, value(v)])));
+}
+
 export function taskInfo(t: SimTask, now: number): VimValue {
   const s = taskState(t, now);
   const iso = (ms: number | undefined): VimValue | undefined => (ms === undefined ? undefined : dateTime(new Date(ms).toISOString()));
-  const faultValue = (f: Record<string, unknown>): VimValue =>
-    data(String(f._typeName), Object.fromEntries(Object.entries(f).filter(([k]) => k !== '_typeName').map(([k, v]) => [k, str(String(v))])));
   let error: VimValue | undefined;
-  if (s.state === 'error') error = t.cancelledAt !== undefined ? data('RequestCanceled', {}) : faultValue(t.failure ?? { _typeName: 'SystemError' });
+  if (s.state === 'error') error = faultValue(t.cancelledAt !== undefined ? fault.requestCanceled().body : (t.failure ?? fault.systemError('unknown').body));
   return data('TaskInfo', {
     key: str(t.moId),
     task: moref('Task', t.moId),
@@ -78,51 +93,48 @@ export function taskInfo(t: SimTask, now: number): VimValue {
   });
 }
 
-/** Bulletin id as ESXi reports it, e.g. 'ESXi80U3b-24280767'. */
-function bulletinId(displayVersion: string, build: string): string {
-  return `ESXi${displayVersion.replace(/[ .]/g, '')}-${build}`;
-}
-
-/**
- * HostPatchManagerResult of a scan: one status per ESXi 8.0 release, those at
- * or below the host's build installed, newer ones applicable.
- */
-export function scanResult(host: SimHost): VimValue {
-  const rank = releaseRank(host.image.release);
-  const status = ESXI_RELEASES.filter((r) => r.version.startsWith(host.image.release.version.slice(0, 3))).map((r) => {
-    const installed = releaseRank(r) <= rank;
-    return data('HostPatchManagerStatus', {
-      id: str(bulletinId(r.displayVersion, r.build)),
-      applicable: bool(!installed),
-      reason: installed && releaseRank(r) < rank ? { kind: 'array', type: 'ArrayOfString', items: [str('obsoleted')] } : undefined,
-      integrity: str('validated'),
-      installed: bool(installed),
-      restartRequired: bool(!installed),
-      reconnectRequired: bool(false),
-      vmOffRequired: bool(!installed),
-    });
-  });
-  return data('HostPatchManagerResult', {
-    version: str('1.0'),
-    status: { kind: 'array', type: 'ArrayOfHostPatchManagerStatus', items: status },
-  });
-}
+/** How long vCenter keeps a finished task in recentTask and readable, ~10 minutes. */
+export const TASK_RETENTION_MS = 10 * 60_000;
 
 export class TaskStore {
-  readonly tasks = new Map<string, SimTask>();
+  private readonly all = new Map<string, SimTask>();
   private counter = 1000;
 
-  constructor(private readonly defaultDurationMs: number) {}
+  constructor(
+    private readonly defaultDurationMs: number,
+    private readonly retentionMs = TASK_RETENTION_MS,
+  ) {}
+
+  /** Tasks still known to vCenter (finished ones are forgotten after the retention time). */
+  get tasks(): Map<string, SimTask> {
+    const now = Date.now();
+    for (const [id, t] of this.all) {
+      const done = taskState(t, now).completeTime;
+      if (done !== undefined && now - done > this.retentionMs) this.all.delete(id);
+    }
+    return this.all;
+  }
+
+  /** TaskManager.recentTask: queued, running and recently finished tasks, oldest first. */
+  recent(): SimTask[] {
+    return [...this.tasks.values()];
+  }
+
+  counts(): { live: number; running: number } {
+    const now = Date.now();
+    const tasks = this.recent();
+    return { live: tasks.length, running: tasks.filter((t) => !isTerminal(t, now)).length };
+  }
 
   create(init: Omit<SimTask, 'moId' | 'eventChainId' | 'queueTime' | 'durationMs'> & { durationMs?: number }): SimTask {
     const n = ++this.counter;
     const task: SimTask = { ...init, moId: `task-${n}`, eventChainId: n, queueTime: Date.now(), durationMs: init.durationMs ?? this.defaultDurationMs };
-    this.tasks.set(task.moId, task);
+    this.all.set(task.moId, task);
     return task;
   }
 
   /** Tasks on an entity, newest last (HostSystem.recentTask). */
   forEntity(entity: string): SimTask[] {
-    return [...this.tasks.values()].filter((t) => t.entity.value === entity);
+    return this.recent().filter((t) => t.entity.value === entity);
   }
 }

@@ -84,6 +84,7 @@ export const PROPERTIES: Record<string, readonly string[]> = {
   ContainerView: ['container', 'recursive', 'type', 'view'],
   HostPatchManager: [],
   Task: ['info'],
+  TaskManager: ['maxCollector', 'recentTask'],
   PropertyFilter: ['partialUpdates', 'spec'],
 };
 
@@ -502,7 +503,16 @@ export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
           })
         : undefined;
     case 'PropertyCollector':
-      return r.value === 'propertyCollector' ? object(r, { filter: () => morefs([]) }) : undefined;
+      return r.value === 'propertyCollector'
+        ? object(r, { filter: () => morefs([...(ctx.session?.filters.keys() ?? [])].map((id) => ref('PropertyFilter', id))) })
+        : undefined;
+    case 'TaskManager':
+      return r.value === 'TaskManager'
+        ? object(r, {
+            maxCollector: () => int(32),
+            recentTask: () => morefs(ctx.tasks.recent().map((t) => ref('Task', t.moId))),
+          })
+        : undefined;
     case 'ViewManager':
       return r.value === 'ViewManager'
         ? object(r, { viewList: () => morefs([...(ctx.session?.views.keys() ?? [])].map((id) => ref('ContainerView', id))) })

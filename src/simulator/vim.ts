@@ -12,7 +12,8 @@ import { parseMoRef, retrieveContents } from './property-collector.ts';
 import type { ObjectContentJson } from './property-collector.ts';
 import type { SessionStore, VimSession } from './sessions.ts';
 import type { StatsRecorder } from './stats.ts';
-import { isTerminal, scanResult } from './tasks.ts';
+import { resolveDepots, scanResult } from './depot.ts';
+import { isTerminal } from './tasks.ts';
 import type { TaskStore } from './tasks.ts';
 import { createFilter, waitForUpdates } from './updates.ts';
 import { KNOWN_TYPES, PROPERTIES, patchManagerHost, resolve, serviceContent, userSession } from './vim-model.ts';
@@ -29,6 +30,10 @@ export interface VimDeps {
   /** Server policy cap on objects per RetrievePropertiesEx page. */
   pageSize: number;
   tasks: TaskStore;
+  /** How long a ScanHostPatchV2_Task runs. */
+  patchScanDurationMs: number;
+  /** False: CreateFilter and WaitForUpdatesEx answer NotSupported. */
+  changeFeed: boolean;
 }
 
 /** Releases of the spec's release enum that have the VI/JSON API (8.0 U1 and later). */
@@ -74,6 +79,18 @@ const noContent: Result = { status: 204 };
 function requireSession(call: Call): VimSession {
   if (!call.ctx.session) throw fault.notAuthenticated(call.target);
   return call.ctx.session;
+}
+
+/** An optional string[] parameter (unset → empty). */
+function stringList(x: unknown, name: string): string[] {
+  if (x === undefined || x === null) return [];
+  if (!Array.isArray(x) || !x.every((u) => typeof u === 'string')) throw fault.invalidArgument(name);
+  return x as string[];
+}
+
+/** CreateFilter and WaitForUpdatesEx on a vCenter configured without the change feed. */
+function requireChangeFeed(call: Call): void {
+  if (!call.deps.changeFeed) throw fault.notSupported();
 }
 
 function retrieveOptions(body: Record<string, unknown>): number | undefined {
@@ -178,6 +195,7 @@ const METHODS: Record<string, Record<string, Method>> = {
     CreateFilter: {
       run(c) {
         const s = requireSession(c);
+        requireChangeFeed(c);
         if (typeof c.body.partialUpdates !== 'boolean') throw fault.invalidArgument('partialUpdates');
         return ok(morefJson(createFilter(c.ctx, s, c.body.spec, c.body.partialUpdates, `session[${s.key}]${randomUUID()}`)));
       },
@@ -185,10 +203,26 @@ const METHODS: Record<string, Record<string, Method>> = {
     WaitForUpdatesEx: {
       async run(c) {
         const s = requireSession(c);
+        requireChangeFeed(c);
         const options = (c.body.options ?? {}) as Record<string, unknown>;
         const max = options.maxWaitSeconds;
         if (max !== undefined && max !== null && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) throw fault.invalidArgument('maxWaitSeconds');
-        return ok(await waitForUpdates(c.ctx, c.deps.sessions, s, c.body.version, typeof max === 'number' ? max : undefined, c.signal));
+        const maxUpdates = options.maxObjectUpdates;
+        if (maxUpdates !== undefined && maxUpdates !== null && (typeof maxUpdates !== 'number' || !Number.isInteger(maxUpdates) || maxUpdates <= 0)) {
+          throw fault.invalidArgument('maxObjectUpdates');
+        }
+        c.deps.stats.waitBegin();
+        try {
+          return ok(
+            await waitForUpdates(c.ctx, c.deps.sessions, s, c.body.version, {
+              maxWaitSeconds: typeof max === 'number' ? max : undefined,
+              maxObjectUpdates: typeof maxUpdates === 'number' ? maxUpdates : undefined,
+              signal: c.signal,
+            }),
+          );
+        } finally {
+          c.deps.stats.waitEnd();
+        }
       },
     },
     CancelWaitForUpdates: {
@@ -212,27 +246,24 @@ const METHODS: Record<string, Record<string, Method>> = {
         const s = requireSession(c);
         const host = patchManagerHost(c.ctx, c.target.value);
         if (!host) throw fault.managedObjectNotFound(c.target);
-        const urls = c.body.metaUrls ?? [];
-        if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string')) throw fault.invalidArgument('metaUrls');
-        if (host.connectionState !== 'connected') {
-          throw new VimFault({ _typeName: 'HostNotConnected', faultstring: 'Unable to communicate with the remote host, since it is disconnected.' });
-        }
+        const metaUrls = stringList(c.body.metaUrls, 'metaUrls');
+        const bundleUrls = stringList(c.body.bundleUrls, 'bundleUrls');
+        if (host.connectionState !== 'connected') throw fault.invalidState('The operation is not allowed in the current state.');
         const running = c.ctx.tasks.forEntity(host.moId).find((t) => t.name === 'ScanHostPatchV2_Task' && !isTerminal(t, Date.now()));
-        if (running) {
-          throw new VimFault({ _typeName: 'TaskInProgress', faultstring: 'The operation is not allowed in the current state.', task: morefJson({ type: 'Task', value: running.moId }) });
-        }
-        // A depot URL that cannot be fetched makes the scan fail like a real metadata download error.
-        const bad = (urls as string[]).find((u) => !URL.canParse(u) || new URL(u).hostname.endsWith('.invalid'));
+        if (running) throw fault.taskInProgress({ type: 'Task', value: running.moId });
+        // Depot problems surface when hostd runs the scan: the task fails, the call itself succeeds.
+        const depots = resolveDepots(metaUrls, bundleUrls);
+        const result = Array.isArray(depots) ? scanResult(host, depots) : undefined;
         const task = c.ctx.tasks.create({
           name: 'ScanHostPatchV2_Task',
           descriptionId: 'host.PatchManager.scanV2',
           entity: { type: 'HostSystem', value: host.moId },
           entityName: host.name,
           userName: s.userName,
-          result: () => scanResult(host),
-          ...(bad !== undefined
-            ? { failure: { _typeName: 'PlatformConfigFault', text: `Failed to download metadata from ${bad}` } }
-            : {}),
+          result: () => result,
+          ...(Array.isArray(depots)
+            ? {}
+            : { failure: fault.platformConfigFault(depots.text).body, durationMs: Math.ceil(c.deps.patchScanDurationMs / 3) }),
         });
         return ok(morefJson({ type: 'Task', value: task.moId }));
       },
@@ -244,6 +275,7 @@ const METHODS: Record<string, Record<string, Method>> = {
         requireSession(c);
         const task = c.ctx.tasks.tasks.get(c.target.value);
         if (!task) throw fault.managedObjectNotFound(c.target);
+        // The spec: InvalidState when the task is already canceled or completed.
         if (isTerminal(task, Date.now())) throw fault.invalidState('The operation is not allowed in the current state.');
         task.cancelledAt = Date.now();
         return noContent;
