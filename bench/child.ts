@@ -1,0 +1,146 @@
+/**
+ * Entry point of the benchmark's child processes (forked by bench/procs.ts, never run by hand).
+ * `argv[2]` is the role:
+ *  - `sim`: the vCenter simulator (its own process, like a vCenter on another machine, so its
+ *    CPU does not count against the gateway);
+ *  - `gateway`: the gateway exactly as `createGateway` builds it;
+ *  - `bare`: a bare graphql-yoga server answering the engine-overhead query from static data.
+ * The driver talks to each over Node IPC: `{ id, cmd, args }` → `{ id, ok, result | error }`.
+ * Memory figures come from the child's own `process.memoryUsage()` (with `--expose-gc`, a full
+ * GC first when asked), sampled every 20 ms for peaks.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RpcRequest, RpcResponse, MemorySample, SimStart, SimInfo, GatewayStart } from './protocol.ts';
+
+const role = process.argv[2];
+type Handler = (args: any) => unknown;
+const handlers = new Map<string, Handler>();
+let closeRole: () => Promise<void> = async () => {};
+
+// ---------- memory ----------
+const gc = (globalThis as { gc?: () => void }).gc;
+let peakRss = 0;
+let peakHeap = 0;
+const sampleMemory = (): void => {
+  const m = process.memoryUsage();
+  if (m.rss > peakRss) peakRss = m.rss;
+  if (m.heapUsed > peakHeap) peakHeap = m.heapUsed;
+};
+const sampler = setInterval(sampleMemory, 20);
+sampler.unref();
+
+handlers.set('memory', (args: { gc?: boolean } = {}): MemorySample => {
+  if (args.gc && gc) {
+    gc();
+    gc();
+  }
+  sampleMemory();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, peakRss, peakHeap };
+});
+handlers.set('resetPeak', () => {
+  const m = process.memoryUsage();
+  peakRss = m.rss;
+  peakHeap = m.heapUsed;
+  return null;
+});
+handlers.set('cpuUsage', () => process.cpuUsage());
+
+// ---------- roles ----------
+if (role === 'sim') {
+  handlers.set('start', async (opts: SimStart): Promise<SimInfo> => {
+    const mod = (await import('../src/simulator/index.ts')) as typeof import('../src/simulator/index.ts') & { DEPOT_URLS?: unknown };
+    const sim = await mod.startSimulator({
+      seed: 1,
+      size: opts.size,
+      latencyMs: opts.latencyMs,
+      ...(opts.patchScanDurationMs !== undefined ? { patchScanDurationMs: opts.patchScanDurationMs } : {}),
+    });
+    handlers.set('stats', () => sim.vcenters.map((v) => v.stats()));
+    handlers.set('reset', () => {
+      for (const v of sim.vcenters) v.resetStats();
+      return null;
+    });
+    handlers.set('setLatency', (ms: number) => {
+      for (const v of sim.vcenters) v.setLatency(ms);
+      return null;
+    });
+    handlers.set('hosts', () =>
+      sim.vcenters.map((v) => ({ vcenter: v.name, hosts: v.inventory.hosts.map((h) => ({ moId: h.moId, connectionState: h.connectionState })) })),
+    );
+    closeRole = () => sim.close();
+    const depot = mod.DEPOT_URLS;
+    const depotUrls = Array.isArray(depot) ? depot.map(String) : depot && typeof depot === 'object' ? Object.values(depot).map(String) : undefined;
+    return {
+      vcenters: sim.vcenters.map((v) => ({ name: v.name, url: v.url, hosts: v.inventory.hosts.length, clusters: v.inventory.clusters.length })),
+      caPem: sim.caPem,
+      username: sim.username,
+      password: sim.password,
+      ...(depotUrls ? { depotUrls } : {}),
+    };
+  });
+} else if (role === 'gateway') {
+  handlers.set('start', async (opts: GatewayStart): Promise<string> => {
+    const { createGateway } = await import('../src/gateway.ts');
+    const gateway = createGateway({ vcenters: opts.vcenters, graphiql: false });
+    const url = await gateway.listen(0, '127.0.0.1');
+    handlers.set('diagnostics', () => gateway.upstreams.list.map((c) => ({ name: c.name, ...c.diagnostics() })));
+    closeRole = () => gateway.close(1_000);
+    return url;
+  });
+} else if (role === 'bare') {
+  handlers.set('start', async (opts: { vcenters: { name: string; about: Record<string, string> }[] }): Promise<string> => {
+    const { createSchema, createYoga } = await import('graphql-yoga');
+    const typeDefs = /* GraphQL */ `
+      type About { version: String! build: String! apiVersion: String! }
+      type VCenter { name: String! about: About! }
+      type Query { vcenters: [VCenter!]! }
+    `;
+    const data = opts.vcenters;
+    const yoga = createYoga({
+      schema: createSchema({ typeDefs, resolvers: { Query: { vcenters: () => data } } }),
+      graphqlEndpoint: '/graphql',
+      landingPage: false,
+      graphiql: false,
+      logging: false,
+    });
+    const server = createServer(yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closeRole = () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  });
+} else {
+  console.error(`bench/child.ts: unknown role ${String(role)}`);
+  process.exit(2);
+}
+
+handlers.set('close', async () => {
+  await closeRole();
+  setImmediate(() => process.exit(0));
+  return null;
+});
+
+process.on('message', (msg: RpcRequest) => {
+  const handler = handlers.get(msg.cmd);
+  const reply = (r: RpcResponse): void => {
+    process.send?.(r);
+  };
+  if (!handler) {
+    reply({ id: msg.id, ok: false, error: `unknown command ${msg.cmd} for role ${role}` });
+    return;
+  }
+  Promise.resolve()
+    .then(() => handler(msg.args))
+    .then(
+      (result) => reply({ id: msg.id, ok: true, result: result ?? null }),
+      (err: unknown) => reply({ id: msg.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
+});
+// The driver going away must never leave a child behind.
+process.on('disconnect', () => process.exit(0));
+process.send?.({ id: 0, ok: true, result: 'ready' } satisfies RpcResponse);

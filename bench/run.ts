@@ -1,0 +1,320 @@
+/**
+ * `npm run bench [-- options]`: the gateway's benchmarks (issue #4). Prints a Markdown report and
+ * writes the same figures as JSON to bench/results/latest.json.
+ *
+ *   --quick            small fleets, few repetitions: under a minute (what CI runs)
+ *   --latency MS       upstream latency the simulator injects per request (default 20)
+ *   --fleet max        scenario 1 on one vCenter with 2,511 hosts (27 clusters of 93) instead of
+ *                      3 vCenters x 10 clusters x 32 hosts
+ *   --only LIST        comma-separated subset of: fleet,scans,engine,growth
+ *   --profile          write a V8 CPU profile of the gateway during scenario 1 to bench/results/profiles/
+ *   --out FILE         JSON output (default bench/results/latest.json)
+ *
+ * Exit code 0 whenever the run completes; targets are reported, never asserted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { FleetSize } from '../src/simulator/index.ts';
+import { measureEngine } from './engine.ts';
+import type { EngineResult } from './engine.ts';
+import { CHAIN_TRIPS, measureFleet } from './fleet.ts';
+import type { FleetResult } from './fleet.ts';
+import { measureScans } from './scans.ts';
+import type { ScanResult } from './scans.ts';
+import { closeAgent, fmt, shortRoute } from './util.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    latency: { type: 'string', default: '20' },
+    fleet: { type: 'string', default: 'default' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth] [--profile] [--out FILE]');
+  process.exit(0);
+}
+const latencyMs = Number(values.latency);
+if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 1000) {
+  console.error(`--latency must be a number of milliseconds in 0..1000, got ${values.latency}`);
+  process.exit(2);
+}
+if (values.fleet !== 'default' && values.fleet !== 'max') {
+  console.error(`--fleet must be default or max, got ${values.fleet}`);
+  process.exit(2);
+}
+const SCENARIOS = ['fleet', 'scans', 'engine', 'growth'] as const;
+const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : SCENARIOS);
+for (const s of only) {
+  if (!(SCENARIOS as readonly string[]).includes(s)) {
+    console.error(`--only: unknown scenario ${s} (use ${SCENARIOS.join(',')})`);
+    process.exit(2);
+  }
+}
+const quick = values.quick;
+const outFile = resolve(ROOT, values.out ?? 'bench/results/latest.json');
+
+const size = (vcenters: number, clusters: number, hosts: number): FleetSize => ({ vcenters, datacentersPerVcenter: 1, clustersPerDatacenter: clusters, hostsPerCluster: hosts });
+const DEFAULT_FLEET = size(3, 10, 32);
+/** One vCenter, ≥ 2,500 hosts (more than the REST host list's 2,500 limit), clusters of ≤ 96. */
+const MAX_FLEET = size(1, 27, 93);
+const QUICK_FLEET = size(3, 3, 8);
+
+const plan = {
+  fleet: quick
+    ? { size: QUICK_FLEET, label: 'quick', reps: 3, zeroLatencyReps: 2, baselineReps: { parallel: 2, sequential: 1 } }
+    : values.fleet === 'max'
+      ? { size: MAX_FLEET, label: 'max', reps: 7, zeroLatencyReps: 3, baselineReps: { parallel: 3, sequential: 1 } }
+      : { size: DEFAULT_FLEET, label: 'default', reps: 9, zeroLatencyReps: 5, baselineReps: { parallel: 5, sequential: 2 } },
+  growth: quick
+    ? [{ label: '3x3x4', size: size(3, 3, 4) }, { label: '3x3x16', size: size(3, 3, 16) }]
+    : [
+        { label: '3x10x4', size: size(3, 10, 4) },
+        { label: '3x10x32', size: DEFAULT_FLEET },
+        { label: '3x10x96', size: size(3, 10, 96) },
+        { label: '1x27x93 (max)', size: MAX_FLEET },
+        { label: '3x80x32', size: size(3, 80, 32) },
+      ],
+  growthReps: quick ? 2 : 5,
+  engine: quick ? { reps: 1, durationSec: 2, connections: 16 } : { reps: 3, durationSec: 5, connections: 16 },
+  scans: quick
+    ? { subscribers: [100], scans: 10, scanDurationMs: 2_000 }
+    : { subscribers: [100, 1_000, 5_000], scans: 50, scanDurationMs: 5_000 },
+};
+
+const started = Date.now();
+if (os.loadavg()[0]! > 1) console.error(`note: 1-minute load average is ${os.loadavg()[0]!.toFixed(2)} before starting; other work on this machine will skew the timings`);
+const log = (line: string): void => console.error(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+
+interface Report {
+  startedAt: string;
+  durationSec?: number;
+  command: string;
+  machine: { nproc: number; cpu: string; memTotalGb: number; node: string; platform: string; loadAvgAtStart: number[]; loadAvgAtEnd?: number[] };
+  latencyMs: number;
+  quick: boolean;
+  fleetMode: string;
+  fleet?: FleetResult;
+  growth?: FleetResult[];
+  engine?: EngineResult;
+  scans?: ScanResult;
+  failures: { scenario: string; error: string }[];
+}
+
+const report: Report = {
+  startedAt: new Date(started).toISOString(),
+  command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+  machine: {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memTotalGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAvgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  },
+  latencyMs,
+  quick,
+  fleetMode: quick ? 'quick' : values.fleet,
+  failures: [],
+};
+
+/** A scenario that throws is reported and the others still run; the exit code stays 0. */
+async function scenario(name: string, fn: () => Promise<void>): Promise<void> {
+  if (!only.has(name)) return;
+  log(`scenario ${name}`);
+  try {
+    await fn();
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`scenario ${name} FAILED: ${error}`);
+    report.failures.push({ scenario: name, error });
+  }
+}
+
+// A hard ceiling so the run can never hang CI: 15 minutes by default, 3 in quick mode.
+const ceiling = setTimeout(() => {
+  log('time ceiling reached; writing what was measured and exiting');
+  finish().finally(() => process.exit(0));
+}, (quick ? 3 : 15) * 60_000);
+ceiling.unref();
+
+await scenario('fleet', async () => {
+  report.fleet = await measureFleet({
+    ...plan.fleet,
+    latencyMs,
+    log,
+    ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles') } : {}),
+  });
+});
+await scenario('scans', async () => {
+  report.scans = await measureScans({ ...plan.scans, latencyMs, log });
+});
+await scenario('engine', async () => {
+  report.engine = await measureEngine({ ...plan.engine, log });
+});
+await scenario('growth', async () => {
+  report.growth = [];
+  for (const g of plan.growth) report.growth.push(await measureFleet({ label: g.label, size: g.size, latencyMs, reps: plan.growthReps, log }));
+});
+
+await finish();
+process.exit(0);
+
+// ---------------------------------------------------------------------------------------------
+
+async function finish(): Promise<void> {
+  report.durationSec = Math.round((Date.now() - started) / 100) / 10;
+  report.machine.loadAvgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
+  console.log(renderMarkdown(report));
+  log(`wrote ${outFile}`);
+  await closeAgent().catch(() => undefined);
+}
+
+function routes(r: Record<string, number>): string {
+  return Object.entries(r)
+    .map(([route, n]) => `${shortRoute(route)} ×${n}`)
+    .join(', ');
+}
+
+function ms(n: number): string {
+  return fmt(n, n < 100 ? 1 : 0);
+}
+
+function yes(ok: boolean | undefined): string {
+  return ok === undefined ? 'n/a' : ok ? '**met**' : '**not met**';
+}
+
+function renderMarkdown(r: Report): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`## Results (${r.startedAt}, ${r.durationSec ?? '?'} s)`);
+  out.push('');
+  out.push(`Command: \`${r.command}\` — ${m.nproc} CPUs (${m.cpu}), ${m.memTotalGb} GB RAM, Node ${m.node}, ${m.platform}. Upstream latency ${r.latencyMs} ms per request. ` +
+      `Load average (1/5/15 min) at start ${m.loadAvgAtStart.join(' / ')}, at end ${m.loadAvgAtEnd?.join(' / ') ?? '?'} (other work on the machine shows here).`);
+  out.push('');
+  const targets: [string, string, string][] = [];
+
+  if (r.fleet) {
+    const f = r.fleet;
+    const g = f.gateway;
+    out.push(`### 1. Fleet query — ${f.label}: ${f.size.vcenters} vCenter(s) × ${f.clusters / f.size.vcenters} clusters, ${f.hosts} hosts`);
+    out.push('');
+    out.push('| runner | runs | median ms | p95 ms | upstream requests | by route |');
+    out.push('| --- | ---: | ---: | ---: | ---: | --- |');
+    out.push(`| gateway | ${g.wall.n} | ${ms(g.wall.median)} | ${ms(g.wall.p95)} | ${g.requests}${g.requestsStable ? '' : ' (varies)'} | ${routes(g.routes)} |`);
+    if (g.wallAtZeroLatency) out.push(`| gateway, 0 ms injected latency | ${g.wallAtZeroLatency.n} | ${ms(g.wallAtZeroLatency.median)} | ${ms(g.wallAtZeroLatency.p95)} | same | |`);
+    out.push(`| lower bound (${CHAIN_TRIPS} dependent trips × ${f.latencyMs} ms) | | ${ms(f.lowerBoundMs)} | | | |`);
+    for (const [mode, b] of Object.entries(f.baselines)) {
+      out.push(`| naive baseline, ${mode} | ${b.wall.n} | ${ms(b.wall.median)} | ${ms(b.wall.p95)} | ${b.requests} | ${routes(b.routes)} |`);
+    }
+    out.push('');
+    const overLb = g.wall.median / f.lowerBoundMs;
+    const par = f.baselines.parallel && f.baselines.parallel.wall.median / g.wall.median;
+    const seq = f.baselines.sequential && f.baselines.sequential.wall.median / g.wall.median;
+    out.push(
+      `gateway / lower bound = **${fmt(overLb, 2)}**; baseline / gateway = **${par ? fmt(par, 1) : '–'}** (parallel N+1), **${seq ? fmt(seq, 1) : '–'}** (sequential script). ` +
+        `Hosts returned ${g.hostsReturned}/${f.hosts}, response ${fmt(g.responseBytes / 1024)} KiB, gateway peak RSS ${fmt(g.peakRssMb)} MB (heap ${fmt(g.peakHeapMb)} MB)` +
+        (g.errors.length ? `, errors: ${g.errors.join(', ')}` : ', no errors') +
+        '.',
+    );
+    out.push('');
+    targets.push([`wall time ≤ 1.25 × lower bound (${f.label})`, `${fmt(overLb, 2)} ×`, yes(overLb <= 1.25)]);
+    if (par !== undefined || seq !== undefined) {
+      targets.push([`baseline / gateway ≥ 10 (${f.label})`, `${par ? fmt(par, 1) : '–'} parallel, ${seq ? fmt(seq, 1) : '–'} sequential`, par !== undefined && par >= 10 ? yes(true) : seq !== undefined && seq >= 10 ? '**met vs the sequential script only**' : yes(false)]);
+    }
+  }
+
+  if (r.scans) {
+    const s = r.scans;
+    out.push(`### 2. Scan fan-out — ${s.scans} running scans, ${s.transport}`);
+    out.push('');
+    if (s.skipped) {
+      out.push(`Skipped: ${s.skipped}`);
+    } else {
+      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
+      out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+      for (const row of s.runs) {
+        out.push(
+          `| ${fmt(row.subscribers)} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${fmt(row.rssPerSubscriberKb, 1)} KiB | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+        );
+      }
+      out.push('');
+      out.push(s.note);
+      out.push('');
+      const at1k = s.runs.find((x) => x.subscribers === 1_000);
+      const peaks = s.runs.map((x) => x.peakWaitingCalls).filter((x): x is number => x !== undefined);
+      targets.push(['one watch loop per vCenter (peakWaitingCalls ≤ 1)', peaks.length ? `max ${Math.max(...peaks)}` : 'not reported by the simulator', peaks.length ? yes(Math.max(...peaks) <= 1) : 'n/a']);
+      if (at1k) targets.push(['p99 delivery < 50 ms at 1,000 subscribers', `${ms(at1k.delayP99Ms)} ms`, yes(at1k.delayP99Ms < 50)]);
+    }
+  }
+
+  if (r.engine) {
+    const e = r.engine;
+    out.push(`### 3. Engine overhead — \`${e.query}\`, ${e.connections} connections, ${e.durationSec} s × ${e.gateway.length} runs each`);
+    out.push('');
+    out.push('| server | median req/s | median p99 ms | runs (req/s) |');
+    out.push('| --- | ---: | ---: | --- |');
+    out.push(`| gateway | ${fmt(e.gatewayMedianRps)} | ${e.gatewayMedianP99Ms} | ${e.gateway.map((x) => fmt(x.requestsPerSec)).join(', ')} |`);
+    out.push(`| bare graphql-yoga, static data | ${fmt(e.bareMedianRps)} | ${e.bareMedianP99Ms} | ${e.bare.map((x) => fmt(x.requestsPerSec)).join(', ')} |`);
+    out.push('');
+    out.push(`gateway / bare = **${fmt(e.ratio, 2)}**; upstream requests during the gateway runs: ${e.upstreamRequestsDuringGatewayRuns}; errors/non-2xx: ${e.gateway.concat(e.bare).reduce((s, x) => s + x.errors + x.non2xx, 0)}.`);
+    out.push('');
+    targets.push(['gateway throughput ≥ 0.6 × bare yoga', `${fmt(e.ratio, 2)} ×`, yes(e.ratio >= 0.6)]);
+  }
+
+  if (r.growth?.length) {
+    out.push('### 4. How cost grows (gateway, fleet query)');
+    out.push('');
+    out.push('| fleet (vCenters × clusters × hosts) | clusters | hosts | median ms | p95 ms | / lower bound | upstream requests | by route | peak RSS MB | errors |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
+    for (const g of r.growth) {
+      out.push(
+        `| ${g.label} | ${g.clusters} | ${fmt(g.hosts)} | ${ms(g.gateway.wall.median)} | ${ms(g.gateway.wall.p95)} | ${fmt(g.gateway.wall.median / g.lowerBoundMs, 2)} | ${g.gateway.requests} | ${routes(g.gateway.routes)} | ${fmt(g.gateway.peakRssMb)} | ${g.gateway.errors.join(', ') || 'none'} |`,
+      );
+    }
+    out.push('');
+    // Hosts per cluster vary at a fixed cluster count: requests must not move.
+    const byClusters = new Map<string, FleetResult[]>();
+    for (const g of r.growth) {
+      const key = `${g.size.vcenters}x${g.clusters}`;
+      byClusters.set(key, [...(byClusters.get(key) ?? []), g]);
+    }
+    const groups = [...byClusters.values()].filter((list) => list.length > 1);
+    if (groups.length) {
+      const independent = groups.every((list) => list.every((g) => g.gateway.requests === list[0]!.gateway.requests));
+      targets.push(['upstream requests independent of hosts per cluster', groups.map((list) => list.map((g) => `${g.label}: ${g.gateway.requests}`).join(' / ')).join('; '), yes(independent)]);
+    }
+    const max = r.growth.find((g) => g.label.includes('max'));
+    if (max) {
+      targets.push([`max fleet (${fmt(max.hosts)} hosts, 1 vCenter) < 2 s`, `${ms(max.gateway.wall.median)} ms median, ${ms(max.gateway.wall.p95)} ms p95`, yes(max.gateway.wall.p95 < 2000)]);
+      targets.push(['max fleet: gateway peak memory < 300 MB', `${fmt(max.gateway.peakRssMb)} MB RSS`, yes(max.gateway.peakRssMb < 300)]);
+      targets.push(['max fleet: no result-limit errors', max.gateway.errors.join(', ') || `none, ${max.gateway.hostsReturned}/${max.hosts} hosts`, yes(max.gateway.errors.length === 0 && max.gateway.hostsReturned === max.hosts)]);
+    }
+  }
+
+  if (targets.length) {
+    out.push('### Targets');
+    out.push('');
+    out.push('| target | measured | status |');
+    out.push('| --- | --- | --- |');
+    for (const [t, v, s] of targets) out.push(`| ${t} | ${v} | ${s} |`);
+    out.push('');
+  }
+  if (r.failures.length) {
+    out.push('### Scenarios that failed');
+    out.push('');
+    for (const f of r.failures) out.push(`- ${f.scenario}: ${f.error.split('\n')[0]}`);
+    out.push('');
+  }
+  return out.join('\n');
+}

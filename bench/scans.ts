@@ -1,0 +1,257 @@
+/**
+ * Scenario 2: scan fan-out. S patch scans run in the simulator (spread over its vCenters); N
+ * subscribers follow them over GraphQL, subscriber i following scan i mod S (so 5,000
+ * subscribers are 100 per scan), multiplexed on a few graphql-ws connections (≤ 250
+ * subscriptions per WebSocket, ≤ 20 sockets) so the driver stays sane on 2 cores.
+ *
+ * Delivery delay: a simulated Task's state is a function of time since it was queued
+ * (src/simulator/tasks.ts): RUNNING at startTime, progress p (steps of 10) exactly at
+ * startTime + p/100 × duration, SUCCESS/ERROR at completeTime. Each event carries
+ * startedAt/completedAt (from TaskInfo), so the instant the change happened in the simulator is
+ * known; the delay is the event's arrival at the client (Date.now(), same machine clock, ms
+ * resolution) minus that instant. The first event of every subscription (the current state,
+ * sent on subscribe) and any event whose change happened before its subscription was
+ * established are not counted.
+ *
+ * Memory per subscriber: the gateway child's heap and RSS after a full GC once every
+ * subscription is established, minus the same before subscribing, divided by N.
+ * Upstream requests per second: simulator counters over the steady window (every subscription
+ * established → every stream completed), excluding the set-up burst, which is reported apart.
+ */
+import { createClient } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import type { SimStats } from '../src/simulator/index.ts';
+import { GatewayProcess, SimProcess } from './procs.ts';
+import { errorCodes, gql, percentile, sumRoutes, total } from './util.ts';
+
+export interface ScanRun {
+  subscribers: number;
+  connections: number;
+  scanDurationMs: number;
+  setupMs: number;
+  setupUpstreamRequests: number;
+  windowMs: number;
+  eventsDelivered: number;
+  eventsMeasured: number;
+  delayP50Ms: number;
+  delayP99Ms: number;
+  delayMaxMs: number;
+  upstreamRps: number;
+  waitRps: number;
+  windowRoutes: Record<string, number>;
+  /** Max over vCenters of the simulator's peakWaitingCalls during the window. */
+  peakWaitingCalls?: number;
+  liveFiltersAtSetup?: number;
+  completed: number;
+  heapPerSubscriberKb: number;
+  rssPerSubscriberKb: number;
+  gatewayHeapMb: { before: number; after: number };
+  gatewayRssMb: { before: number; after: number };
+  errors: string[];
+}
+
+export interface ScanResult {
+  scans: number;
+  transport: string;
+  note: string;
+  skipped?: string;
+  runs: ScanRun[];
+}
+
+const SUBSCRIPTION = /* GraphQL */ `
+  subscription Follow($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state progress startedAt completedAt } }
+`;
+const START = /* GraphQL */ `
+  mutation Start($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id queuedAt startedAt } userErrors { code message } } }
+`;
+const HOSTS = /* GraphQL */ `{ hosts(first: 1000) { nodes { id connectionState vcenter { name } } } }`;
+
+interface ScanEvent {
+  id: string;
+  state: string;
+  progress: number | null;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+/** When the change this event reports happened in the simulator (ms since epoch). */
+function changeInstant(e: ScanEvent, durationMs: number): number | undefined {
+  if ((e.state === 'SUCCESS' || e.state === 'ERROR') && e.completedAt) return Date.parse(e.completedAt);
+  if (e.state === 'RUNNING' && e.startedAt) return Date.parse(e.startedAt) + ((e.progress ?? 0) / 100) * durationMs;
+  return undefined;
+}
+
+export async function measureScans(opts: {
+  subscribers: number[];
+  scans: number;
+  scanDurationMs: number;
+  latencyMs: number;
+  log: (l: string) => void;
+}): Promise<ScanResult> {
+  const result: ScanResult = {
+    scans: opts.scans,
+    transport: 'graphql-ws over WebSocket (multiplexed)',
+    note:
+      'Delay = arrival at the client − the instant the simulator\'s task changed (from startedAt/completedAt and the deterministic progress timeline). ' +
+      'The simulator answers WaitForUpdatesEx by re-checking every 25 ms after its injected latency, so up to ~25 ms of every delay is the simulated vCenter\'s own polling; ' +
+      'each gateway round trip after an update also pays the injected latency before the next wait starts.',
+    runs: [],
+  };
+  for (const n of opts.subscribers) {
+    // Scans must outlast the set-up of every subscription (each reads its scans once, upstream).
+    const duration = opts.scanDurationMs + n * 2;
+    const run = await oneRun(n, { ...opts, scanDurationMs: duration });
+    if (typeof run === 'string') {
+      result.skipped = run;
+      break;
+    }
+    result.runs.push(run);
+  }
+  return result;
+}
+
+async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; latencyMs: number; log: (l: string) => void }): Promise<ScanRun | string> {
+  const { log } = opts;
+  const sim = await SimProcess.start({
+    size: { vcenters: 3, datacentersPerVcenter: 1, clustersPerDatacenter: 2, hostsPerCluster: Math.max(4, Math.ceil(opts.scans / 5)) },
+    latencyMs: opts.latencyMs,
+    patchScanDurationMs: opts.scanDurationMs,
+  });
+  let gw: GatewayProcess | undefined;
+  const clients: Client[] = [];
+  try {
+    gw = await GatewayProcess.start(sim);
+    const wsUrl = gw.url.replace(/^http/, 'ws');
+    // Hosts, spread over the vCenters round-robin so every vCenter has scans to watch.
+    const hostsResult = (await gql(gw.url, HOSTS)).result;
+    const nodes: { id: string; connectionState: string; vcenter: { name: string } }[] = hostsResult.data?.hosts?.nodes ?? [];
+    const byVc = new Map<string, string[]>();
+    for (const h of nodes.filter((x) => x.connectionState === 'CONNECTED')) byVc.set(h.vcenter.name, [...(byVc.get(h.vcenter.name) ?? []), h.id]);
+    const hostIds: string[] = [];
+    for (let i = 0; hostIds.length < opts.scans && i < nodes.length; i++) for (const list of byVc.values()) if (list[i] && hostIds.length < opts.scans) hostIds.push(list[i]!);
+    const metaUrl = sim.info.depotUrls?.[0];
+    if (!metaUrl) return 'the simulator exports no DEPOT_URLS';
+
+    const before = await gw.child.memory(true);
+    const started = await gql(gw.url, START, { input: { hostIds, metaUrls: [metaUrl] } });
+    const payload = started.result.data?.hostPatchScanStart;
+    if (!payload) return `hostPatchScanStart failed: ${errorCodes(started.result).join(', ')}`;
+    if (payload.userErrors.length) log(`  [scans] userErrors: ${payload.userErrors.map((e: { code: string }) => e.code).join(', ')}`);
+    const scanIds: string[] = payload.scans.map((s: { id: string }) => s.id);
+    if (scanIds.length === 0) return 'no scan started';
+
+    // ---- subscribe ----
+    const perSocket = 250;
+    const sockets = Math.min(20, Math.ceil(n / perSocket));
+    const errors: string[] = [];
+    for (let i = 0; i < sockets; i++) {
+      clients.push(
+        createClient({
+          url: wsUrl,
+          webSocketImpl: WebSocket,
+          lazy: false,
+          retryAttempts: 0,
+          onNonLazyError: (e) => errors.push(`socket: ${String((e as Error)?.message ?? e)}`),
+        }),
+      );
+    }
+    const setupStart = Date.now();
+    const established = new Array<number>(n).fill(0);
+    let establishedCount = 0;
+    let completed = 0;
+    let delivered = 0;
+    const delays: number[] = [];
+    let resolveEstablished!: () => void;
+    let resolveCompleted!: () => void;
+    const allEstablished = new Promise<void>((r) => (resolveEstablished = r));
+    const allCompleted = new Promise<void>((r) => (resolveCompleted = r));
+    const done = () => {
+      completed++;
+      if (completed === n) resolveCompleted();
+    };
+    for (let i = 0; i < n; i++) {
+      const client = clients[i % sockets]!;
+      client.subscribe<{ patchScanUpdated: ScanEvent }>(
+        { query: SUBSCRIPTION, variables: { ids: [scanIds[i % scanIds.length]] } },
+        {
+          next: (msg) => {
+            const now = Date.now();
+            delivered++;
+            if (msg.errors?.length) errors.push(msg.errors[0]!.message);
+            const e = msg.data?.patchScanUpdated;
+            if (established[i] === 0) {
+              established[i] = now;
+              establishedCount++;
+              if (establishedCount === n) resolveEstablished();
+              return;
+            }
+            if (!e) return;
+            const at = changeInstant(e, opts.scanDurationMs);
+            if (at !== undefined && at >= established[i]!) delays.push(now - at);
+          },
+          error: (err) => {
+            errors.push(err instanceof Error ? err.message : JSON.stringify(err).slice(0, 200));
+            if (established[i] === 0) {
+              established[i] = -1;
+              establishedCount++;
+              if (establishedCount === n) resolveEstablished();
+            }
+            done();
+          },
+          complete: done,
+        },
+      );
+    }
+    const bounded = (p: Promise<void>, ms: number) => Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+    await bounded(allEstablished, opts.scanDurationMs + 30_000);
+    const setupMs = Date.now() - setupStart;
+    const setupStats = await sim.stats();
+    const setupRequests = total(sumRoutes(setupStats));
+    await sim.reset();
+    const windowStart = Date.now();
+    const after = await gw.child.memory(true);
+    log(`  [scans] N=${n}: ${establishedCount}/${n} subscriptions in ${setupMs} ms over ${sockets} socket(s), ${setupRequests} upstream requests to set up`);
+
+    await bounded(allCompleted, opts.scanDurationMs + 30_000);
+    const windowMs = Date.now() - windowStart;
+    const stats: SimStats[] = await sim.stats();
+    const routes = sumRoutes(stats);
+    const waits = Object.entries(routes).filter(([r]) => r.includes('WaitForUpdatesEx')).reduce((s, [, c]) => s + c, 0);
+    const peaks = stats.map((s) => (s as Partial<SimStats>).peakWaitingCalls).filter((x): x is number => typeof x === 'number');
+    const filters = setupStats.map((s) => (s as Partial<SimStats>).liveFilters).filter((x): x is number => typeof x === 'number');
+    const run: ScanRun = {
+      subscribers: n,
+      connections: sockets,
+      scanDurationMs: opts.scanDurationMs,
+      setupMs,
+      setupUpstreamRequests: setupRequests,
+      windowMs,
+      eventsDelivered: delivered,
+      eventsMeasured: delays.length,
+      delayP50Ms: percentile(delays, 50),
+      delayP99Ms: percentile(delays, 99),
+      delayMaxMs: delays.length ? Math.max(...delays) : Number.NaN,
+      upstreamRps: total(routes) / (windowMs / 1000),
+      waitRps: waits / (windowMs / 1000),
+      windowRoutes: routes,
+      ...(peaks.length ? { peakWaitingCalls: Math.max(...peaks) } : {}),
+      ...(filters.length ? { liveFiltersAtSetup: filters.reduce((a, b) => a + b, 0) } : {}),
+      completed,
+      heapPerSubscriberKb: (after.heapUsed - before.heapUsed) / 1024 / n,
+      rssPerSubscriberKb: (after.rss - before.rss) / 1024 / n,
+      gatewayHeapMb: { before: before.heapUsed / 2 ** 20, after: after.heapUsed / 2 ** 20 },
+      gatewayRssMb: { before: before.rss / 2 ** 20, after: after.rss / 2 ** 20 },
+      errors: [...new Set(errors)].slice(0, 10),
+    };
+    log(
+      `  [scans] N=${n}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
+        `peak waiting ${run.peakWaitingCalls ?? 'n/a'}, ${run.heapPerSubscriberKb.toFixed(1)} KiB heap/subscriber, ${completed}/${n} completed`,
+    );
+    return run;
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.dispose()));
+    await gw?.close();
+    await sim.close();
+  }
+}
