@@ -63,12 +63,14 @@ export function toClientError(
     // Ours (BAD_USER_INPUT, NOT_FOUND...) or graphql-js's own (validation); graphql-js may
     // have wrapped ours to add the path.
     const outer = isGraphQLError(error) ? error : original;
+    const path = location.path ?? outer.path;
+    // graphql-js raises variable coercion errors without a code, before any field runs.
+    const extensions =
+      original.extensions['code'] === undefined && path === undefined
+        ? { ...original.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } }
+        : original.extensions;
     return {
-      error: new GraphQLError(original.message, {
-        nodes: location.nodes ?? outer.nodes,
-        path: location.path ?? outer.path,
-        extensions: original.extensions,
-      }),
+      error: new GraphQLError(original.message, { nodes: location.nodes ?? outer.nodes, path, extensions }),
       unexpected: false,
     };
   }

@@ -6,6 +6,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { responsePathAsArray } from 'graphql';
 import type { GraphQLContext } from './context.ts';
 import type { ClusterFilter, HostFilter } from './generated/resolvers-types.ts';
+import { badInput } from './errors.ts';
 import { fromGlobalId } from './ids.ts';
 import type { HostRecord } from './loaders.ts';
 import { objectKey } from './loaders.ts';
@@ -48,6 +49,21 @@ function vcenterScope(ctx: GraphQLContext, scope: readonly string[] | undefined,
   return names;
 }
 
+/** Bounds on filter inputs: names are at most 80 characters in vCenter; ID lists cost lookups. */
+export const MAX_FILTER_STRING = 256;
+export const MAX_FILTER_IDS = 500;
+
+function checkFilter(filter: { nameContains?: string | null; names?: readonly string[] | null; ids?: readonly string[] | null; build?: string | null; clusterIds?: readonly string[] | null; vcenterIds?: readonly string[] | null } | null | undefined): void {
+  if (!filter) return;
+  const strings = [filter.nameContains, filter.build, ...(filter.names ?? [])];
+  if (strings.some((s) => s != null && s.length > MAX_FILTER_STRING)) {
+    throw badInput(`Filter strings are limited to ${MAX_FILTER_STRING} characters`, 'filter');
+  }
+  for (const list of [filter.ids, filter.clusterIds, filter.vcenterIds, filter.names]) {
+    if (list && list.length > MAX_FILTER_IDS) throw badInput(`At most ${MAX_FILTER_IDS} entries per filter list`, 'filter');
+  }
+}
+
 export function objectSortKey(ctx: GraphQLContext, c: { vcenter: string; moId: string }): string {
   return inventorySortKey(ctx.upstreams.indexOf(c.vcenter), c.moId);
 }
@@ -58,6 +74,7 @@ export async function findClusters(
   filter: ClusterFilter | null | undefined,
   scope?: readonly string[],
 ): Promise<ClusterModel[]> {
+  checkFilter(filter);
   const ids = filter?.ids?.map((id) => fromGlobalId(id, 'Cluster', 'filter.ids'));
   let vcenters = vcenterScope(ctx, scope, filter?.vcenterIds, 'filter.vcenterIds');
   if (ids) vcenters = vcenters.filter((vc) => ids.some((id) => id.vcenter === vc));
@@ -90,6 +107,7 @@ export async function findHosts(
   filter: HostFilter | null | undefined,
   scope: HostScope = { vcenters: ctx.upstreams.list.map((c) => c.name) },
 ): Promise<HostRecord[]> {
+  checkFilter(filter);
   const ids = filter?.ids?.map((id) => fromGlobalId(id, 'Host', 'filter.ids'));
   const clusterIds = filter?.clusterIds?.map((id) => fromGlobalId(id, 'Cluster', 'filter.clusterIds'));
   const wantedKeys = ids && new Set(ids.map((id) => objectKey(id.vcenter, id.moId)));

@@ -40,7 +40,10 @@ export const DEFAULT_LIMITS: RequestLimits = {
 const tag =
   (code: string) =>
   (_ctx: unknown, error: GraphQLError): void => {
-    (error.extensions as Record<string, unknown>)['code'] = code;
+    const extensions = error.extensions as Record<string, unknown>;
+    extensions['code'] = code;
+    // Rejected before execution: the client's fault, so HTTP 400 rather than yoga's 500.
+    extensions['http'] = { status: 400 };
   };
 
 export function armorPlugin(limits: RequestLimits): Plugin {
