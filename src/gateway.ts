@@ -69,20 +69,25 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
       });
     },
     async close(graceMs = 5_000) {
-      // Stop accepting, let in-flight requests finish, then cut what is left (long-lived streams).
+      // 1. Stop accepting; idle keep-alive connections go now.
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // 2. Complete every subscription (SSE streams end with `complete`, WebSocket clients
+      //    get a normal close), which also ends the watch loops and destroys their filters.
+      for (const socket of webSockets.clients) socket.close(1001, 'gateway shutting down');
+      webSockets.close();
+      await scans.close();
+      // 3. Let in-flight requests finish (closing each connection as it goes idle), then cut
+      //    whatever is left.
+      const reap = setInterval(() => server.closeIdleConnections(), 50);
       const cut = setTimeout(() => {
         server.closeAllConnections();
         for (const socket of webSockets.clients) socket.terminate();
       }, graceMs);
-      // WebSocket clients get a normal close; their subscriptions end with it.
-      for (const socket of webSockets.clients) socket.close(1001, 'gateway shutting down');
-      webSockets.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await drained;
       clearTimeout(cut);
-      await scans.close();
+      clearInterval(reap);
+      // 4. Log out of every vCenter.
       await Promise.allSettled(upstreams.list.map((c) => c.close()));
     },
   };
