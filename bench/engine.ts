@@ -51,7 +51,7 @@ async function cannon(url: string, durationSec: number, connections: number): Pr
   return { requestsPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
 }
 
-export async function measureEngine(opts: { reps: number; durationSec: number; connections: number; log: (l: string) => void }): Promise<EngineResult> {
+export async function measureEngine(opts: { reps: number; durationSec: number; warmupSec: number; connections: number; log: (l: string) => void }): Promise<EngineResult> {
   const sim = await SimProcess.start({ size: { vcenters: 3, datacentersPerVcenter: 1, clustersPerDatacenter: 2, hostsPerCluster: 2 }, latencyMs: 20 });
   let gw: GatewayProcess | undefined;
   let bare: Child | undefined;
@@ -63,9 +63,9 @@ export async function measureEngine(opts: { reps: number; durationSec: number; c
     const bareUrl = await bare.call<string>('start', { vcenters: warm.result.data.vcenters });
     const bareCheck = await gql(bareUrl, ENGINE_QUERY);
     if (JSON.stringify(bareCheck.result.data) !== JSON.stringify(warm.result.data)) throw new Error('bare yoga answers differently from the gateway');
-    // Short warm-up of both (JIT), untimed.
-    await cannon(gw.url, 1, opts.connections);
-    await cannon(bareUrl, 1, opts.connections);
+    // Warm-up of both, untimed: throughput keeps rising for a few seconds while V8 optimises.
+    await cannon(gw.url, opts.warmupSec, opts.connections);
+    await cannon(bareUrl, opts.warmupSec, opts.connections);
     await sim.reset();
     const gateway: EngineRun[] = [];
     const bareRuns: EngineRun[] = [];

@@ -7,7 +7,9 @@
  *   --fleet max        scenario 1 on one vCenter with 2,511 hosts (27 clusters of 93) instead of
  *                      3 vCenters x 10 clusters x 32 hosts
  *   --only LIST        comma-separated subset of: fleet,scans,engine,growth
- *   --profile          write a V8 CPU profile of the gateway during scenario 1 to bench/results/profiles/
+ *   --profile          write V8 CPU profiles (node --cpu-prof) of the gateway child during scenarios 1
+ *                      and 2 to bench/results/profiles/ (open in Chrome DevTools; summarise with
+ *                      `node bench/profile-summary.ts DIR`)
  *   --out FILE         JSON output (default bench/results/latest.json)
  *
  * Exit code 0 whenever the run completes; targets are reported, never asserted.
@@ -84,7 +86,7 @@ const plan = {
         { label: '3x80x32', size: size(3, 80, 32) },
       ],
   growthReps: quick ? 2 : 5,
-  engine: quick ? { reps: 1, durationSec: 2, connections: 16 } : { reps: 3, durationSec: 5, connections: 16 },
+  engine: quick ? { reps: 1, durationSec: 2, warmupSec: 1, connections: 16 } : { reps: 3, durationSec: 5, warmupSec: 4, connections: 16 },
   scans: quick
     ? { subscribers: [100], scans: 10, scanDurationMs: 2_000 }
     : { subscribers: [100, 1_000, 5_000], scans: 50, scanDurationMs: 5_000 },
@@ -151,11 +153,11 @@ await scenario('fleet', async () => {
     ...plan.fleet,
     latencyMs,
     log,
-    ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles') } : {}),
+    ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles/fleet') } : {}),
   });
 });
 await scenario('scans', async () => {
-  report.scans = await measureScans({ ...plan.scans, latencyMs, log });
+  report.scans = await measureScans({ ...plan.scans, latencyMs, log, ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles') } : {}) });
 });
 await scenario('engine', async () => {
   report.engine = await measureEngine({ ...plan.engine, log });
@@ -241,11 +243,11 @@ function renderMarkdown(r: Report): string {
     if (s.skipped) {
       out.push(`Skipped: ${s.skipped}`);
     } else {
-      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
-      out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | p99 RUNNING / SUCCESS ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
+      out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
       for (const row of s.runs) {
         out.push(
-          `| ${fmt(row.subscribers)} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${fmt(row.rssPerSubscriberKb, 1)} KiB | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+          `| ${fmt(row.subscribers)} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${fmt(row.rssPerSubscriberKb, 1)} KiB | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
         );
       }
       out.push('');

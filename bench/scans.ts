@@ -37,6 +37,8 @@ export interface ScanRun {
   delayP50Ms: number;
   delayP99Ms: number;
   delayMaxMs: number;
+  /** p50/p99 per reported state: RUNNING (progress steps) and SUCCESS (terminal). */
+  delayByState: Record<string, { n: number; p50: number; p99: number }>;
   upstreamRps: number;
   waitRps: number;
   windowRoutes: Record<string, number>;
@@ -87,6 +89,7 @@ export async function measureScans(opts: {
   scans: number;
   scanDurationMs: number;
   latencyMs: number;
+  cpuProfDir?: string;
   log: (l: string) => void;
 }): Promise<ScanResult> {
   const result: ScanResult = {
@@ -111,7 +114,7 @@ export async function measureScans(opts: {
   return result;
 }
 
-async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; latencyMs: number; log: (l: string) => void }): Promise<ScanRun | string> {
+async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; latencyMs: number; cpuProfDir?: string; log: (l: string) => void }): Promise<ScanRun | string> {
   const { log } = opts;
   const sim = await SimProcess.start({
     size: { vcenters: 3, datacentersPerVcenter: 1, clustersPerDatacenter: 2, hostsPerCluster: Math.max(4, Math.ceil(opts.scans / 5)) },
@@ -121,7 +124,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
   let gw: GatewayProcess | undefined;
   const clients: Client[] = [];
   try {
-    gw = await GatewayProcess.start(sim);
+    gw = await GatewayProcess.start(sim, opts.cpuProfDir ? { cpuProfDir: `${opts.cpuProfDir}/scans-${n}` } : {});
     const wsUrl = gw.url.replace(/^http/, 'ws');
     // Hosts, spread over the vCenters round-robin so every vCenter has scans to watch.
     const hostsResult = (await gql(gw.url, HOSTS)).result;
@@ -162,6 +165,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
     let completed = 0;
     let delivered = 0;
     const delays: number[] = [];
+    const byState: Record<string, number[]> = {};
     let resolveEstablished!: () => void;
     let resolveCompleted!: () => void;
     const allEstablished = new Promise<void>((r) => (resolveEstablished = r));
@@ -188,7 +192,11 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
             }
             if (!e) return;
             const at = changeInstant(e, opts.scanDurationMs);
-            if (at !== undefined && at >= established[i]!) delays.push(now - at);
+            if (at !== undefined && at >= established[i]!) {
+              delays.push(now - at);
+              byState[e.state] ??= [];
+              byState[e.state]!.push(now - at);
+            }
           },
           error: (err) => {
             errors.push(err instanceof Error ? err.message : JSON.stringify(err).slice(0, 200));
@@ -232,6 +240,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
       delayP50Ms: percentile(delays, 50),
       delayP99Ms: percentile(delays, 99),
       delayMaxMs: delays.length ? Math.max(...delays) : Number.NaN,
+      delayByState: Object.fromEntries(Object.entries(byState).map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99) }])),
       upstreamRps: total(routes) / (windowMs / 1000),
       waitRps: waits / (windowMs / 1000),
       windowRoutes: routes,
@@ -246,7 +255,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
     };
     log(
       `  [scans] N=${n}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
-        `peak waiting ${run.peakWaitingCalls ?? 'n/a'}, ${run.heapPerSubscriberKb.toFixed(1)} KiB heap/subscriber, ${completed}/${n} completed`,
+        `(RUNNING p99 ${run.delayByState['RUNNING']?.p99 ?? '–'} ms, SUCCESS p99 ${run.delayByState['SUCCESS']?.p99 ?? '–'} ms), peak waiting ${run.peakWaitingCalls ?? 'n/a'}, ${run.heapPerSubscriberKb.toFixed(1)} KiB heap/subscriber, ${completed}/${n} completed`,
     );
     return run;
   } finally {
