@@ -4,12 +4,15 @@
 //   --port N        vCenter i listens on N+i (default: ephemeral ports)
 //   --http          plain HTTP instead of HTTPS
 //   --latency MS    delay before every answer
+//   --scan-ms MS    how long a patch scan task runs (default 1000)
+//   --faults FILE   JSON array of fault rules for every vCenter (see FaultRule)
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startSimulator } from './index.ts';
+import { DEPOT_URLS, startSimulator } from './index.ts';
+import { parseFaultRules } from './injection.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,12 +24,14 @@ const { values } = parseArgs({
     port: { type: 'string' },
     http: { type: 'boolean', default: false },
     latency: { type: 'string' },
+    'scan-ms': { type: 'string' },
+    faults: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  console.log('usage: npm run simulator -- [--vcenters N] [--datacenters N] [--clusters N] [--hosts N] [--seed N] [--port N] [--http] [--latency MS]');
+  console.log('usage: npm run simulator -- [--vcenters N] [--datacenters N] [--clusters N] [--hosts N] [--seed N] [--port N] [--http] [--latency MS] [--scan-ms MS] [--faults FILE]');
   process.exit(0);
 }
 
@@ -51,6 +56,16 @@ const size = Object.fromEntries(
 const seed = int('seed', values.seed);
 const basePort = int('port', values.port);
 const latencyMs = int('latency', values.latency);
+const patchScanDurationMs = int('scan-ms', values['scan-ms']);
+let faults;
+if (values.faults !== undefined) {
+  try {
+    faults = parseFaultRules(JSON.parse(readFileSync(values.faults, 'utf8')));
+  } catch (err) {
+    console.error(`--faults ${values.faults}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  }
+}
 
 const sim = await startSimulator({
   size,
@@ -58,6 +73,8 @@ const sim = await startSimulator({
   ...(seed !== undefined ? { seed } : {}),
   ...(basePort !== undefined ? { basePort } : {}),
   ...(latencyMs !== undefined ? { latencyMs } : {}),
+  ...(patchScanDurationMs !== undefined ? { patchScanDurationMs } : {}),
+  ...(faults ? { faults } : {}),
 });
 
 console.log(`vCenter simulator: ${sim.vcenters.length} vCenter(s)`);
@@ -72,7 +89,9 @@ for (const vc of sim.vcenters) {
   const inv = vc.inventory;
   console.log(`  ${vc.name}  ${vc.url}  (${inv.datacenters.length} datacenters, ${inv.clusters.length} clusters, ${inv.hosts.length} hosts)`);
 }
-console.log('Observability: GET /_sim/stats, POST /_sim/reset, POST /_sim/expire-sessions, POST /_sim/latency {"ms":N}. Ctrl-C to stop.');
+console.log(`Patch depots (ScanHostPatchV2_Task metaUrls): ${DEPOT_URLS.join(' ')}`);
+console.log('Observability: GET /_sim/stats, POST /_sim/reset, POST /_sim/expire-sessions, POST /_sim/latency {"ms":N}.');
+console.log('Faults: GET|POST|DELETE /_sim/faults {"rules":[...],"seed"?:N}, POST /_sim/down {"forMs":N}. Ctrl-C to stop.');
 
 const stop = (): void => {
   sim.close().then(

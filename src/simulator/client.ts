@@ -24,7 +24,7 @@ export class SimClient {
     vc: SimulatedVCenter,
     method: 'GET' | 'POST' | 'DELETE' | 'PUT',
     path: string,
-    options: { session?: string; body?: unknown; headers?: Record<string, string> } = {},
+    options: { session?: string; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<SimResponse> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.session) headers['vmware-api-session-id'] = options.session;
@@ -33,6 +33,7 @@ export class SimClient {
       method,
       headers,
       dispatcher: this.dispatcher,
+      ...(options.signal ? { signal: options.signal } : {}),
       ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
     });
     const text = await res.body.text();

@@ -5,12 +5,14 @@
 import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
+import type { FaultRule } from './injection.ts';
 import type { SimStats } from './stats.ts';
 import { TASK_RETENTION_MS } from './tasks.ts';
 import { createTlsMaterial } from './tls.ts';
 
 export type { FleetSize, VCenterInventory } from './inventory.ts';
 export type { SimStats } from './stats.ts';
+export type { FaultRule, InjectedError } from './injection.ts';
 export { DEPOT_URLS } from './depot.ts';
 
 export interface SimulatorOptions {
@@ -43,6 +45,11 @@ export interface SimulatorOptions {
   perVcenter?: Array<PerVcenterOptions | undefined>;
   /** How long a HostPatchManager.ScanHostPatchV2_Task runs before it succeeds, default 1000 ms */
   patchScanDurationMs?: number;
+  /**
+   * Fault rules for every vCenter from the start (perVcenter[i].faults replaces them for vCenter i).
+   * Their RNG is seeded from `seed` and the vCenter's index: same rules + same requests → same faults.
+   */
+  faults?: FaultRule[];
   /** How long a finished Task stays readable and in recentTask, default 600,000 ms (vCenter: ~10 minutes) */
   taskRetentionMs?: number;
 }
@@ -52,6 +59,8 @@ export interface PerVcenterOptions {
   vimJson?: boolean;
   /** default true */
   changeFeed?: boolean;
+  /** Fault rules of this vCenter from the start (instead of SimulatorOptions.faults) */
+  faults?: FaultRule[];
 }
 
 export interface SimulatedVCenter {
@@ -67,6 +76,14 @@ export interface SimulatedVCenter {
   /** invalidate every REST and VI/JSON session now */
   expireSessions(): void;
   setLatency(ms: number): void;
+  /** Replaces the fault rules (same as POST /_sim/faults) and restarts their RNG, from `seed` when given. */
+  setFaults(rules: FaultRule[], seed?: number): void;
+  /** Removes every fault rule (same as DELETE /_sim/faults). */
+  clearFaults(): void;
+  /** Closes the listening socket and destroys every connection: the whole vCenter is unreachable. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
 }
 
 export interface Simulator {
@@ -89,8 +106,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const username = options.username ?? DEFAULT_USERNAME;
   const password = options.password ?? DEFAULT_PASSWORD;
   const tls = options.tls === false ? undefined : await createTlsMaterial();
+  const seed = options.seed ?? 1;
   const inventories = buildFleet({
-    seed: options.seed ?? 1,
+    seed,
     size,
     ...(options.perVcenter ? { perVcenter: options.perVcenter } : {}),
   });
@@ -110,6 +128,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         propertyCollectorPageSize: options.propertyCollectorPageSize ?? 100,
         patchScanDurationMs: options.patchScanDurationMs ?? 1000,
         taskRetentionMs: options.taskRetentionMs ?? TASK_RETENTION_MS,
+        faults: options.perVcenter?.[inventory.index]?.faults ?? options.faults ?? [],
+        faultSeed: (seed * 7919 + inventory.index * 104729 + 0x5eed) >>> 0,
         changeFeed: options.perVcenter?.[inventory.index]?.changeFeed ?? true,
       });
       servers.push(server);
@@ -130,6 +150,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       resetStats: () => s.resetStats(),
       expireSessions: () => s.expireSessions(),
       setLatency: (ms: number) => s.setLatency(ms),
+      setFaults: (rules: FaultRule[], faultSeed?: number) => s.setFaults(rules, faultSeed),
+      clearFaults: () => s.clearFaults(),
+      down: () => s.down(),
+      up: () => s.up(),
     })),
     caPem: tls?.caPem,
     username,

@@ -269,26 +269,48 @@ function match(template: string, segments: string[]): Record<string, string> | u
   return params;
 }
 
-/** Handles one /api request; returns the route template for stats (undefined: no route, 404). */
-export function handleRest(req: IncomingMessage, res: ServerResponse, segments: string[], q: URLSearchParams, deps: RestDeps): string | undefined {
-  const method = req.method ?? 'GET';
+/** The route an /api request goes to, with its path parameters; undefined: no route (404). */
+function findRoute(method: string, segments: string[]): { route: Route; params: Record<string, string> } | undefined {
   for (const route of ROUTES) {
     if (route.method !== method) continue;
     const params = match(route.template, segments);
-    if (!params) continue;
-    let session: RestSession | undefined;
-    if (route.auth) {
-      const id = headerValue(req, 'vmware-api-session-id');
-      session = id ? deps.sessions.rest.get(id) : undefined;
-      if (!session) {
-        unauthenticated(res);
-        return route.template;
-      }
-      session.lastAccessedTime = new Date();
-    }
-    route.handle(req, res, deps, params, q, session);
-    return route.template;
+    if (params) return { route, params };
   }
-  notFound(res, 'com.vmware.vapi.rest.httpNotFound', 'Not found.', []);
   return undefined;
+}
+
+/** Route template of an /api request for stats and fault rules (undefined: no route). */
+export function restRouteTemplate(method: string, segments: string[]): string | undefined {
+  return findRoute(method, segments)?.route.template;
+}
+
+/** Handles one /api request; returns the route template for stats (undefined: no route, 404). */
+export function handleRest(req: IncomingMessage, res: ServerResponse, segments: string[], q: URLSearchParams, deps: RestDeps): string | undefined {
+  const found = findRoute(req.method ?? 'GET', segments);
+  if (!found) {
+    notFound(res, 'com.vmware.vapi.rest.httpNotFound', 'Not found.', []);
+    return undefined;
+  }
+  const { route, params } = found;
+  let session: RestSession | undefined;
+  if (route.auth) {
+    const id = headerValue(req, 'vmware-api-session-id');
+    session = id ? deps.sessions.rest.get(id) : undefined;
+    if (!session) {
+      unauthenticated(res);
+      return route.template;
+    }
+    session.lastAccessedTime = new Date();
+  }
+  route.handle(req, res, deps, params, q, session);
+  return route.template;
+}
+
+/** An error answer of the vAPI endpoint itself (fault injection): 503 SERVICE_UNAVAILABLE or 500 ERROR. */
+export function restServiceError(res: ServerResponse, status: 503 | 500, headers: Record<string, string> = {}): void {
+  if (status === 503) {
+    vapiError(res, 503, 'SERVICE_UNAVAILABLE', [message('com.vmware.vapi.endpoint.service_unavailable', 'The service is unavailable. Try again later.')], headers);
+  } else {
+    vapiError(res, 500, 'ERROR', [message('com.vmware.vapi.endpoint.failed', 'A general error occurred on the server.')], headers);
+  }
 }

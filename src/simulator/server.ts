@@ -5,15 +5,20 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TLSSocket } from 'node:tls';
+import { fault } from './faults.ts';
 import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
+import { FaultInjector, parseFaultRules } from './injection.ts';
+import type { Decision, FaultRule } from './injection.ts';
 import type { VCenterInventory } from './inventory.ts';
-import { handleRest } from './rest.ts';
+import { handleRest, restRouteTemplate, restServiceError } from './rest.ts';
 import { SessionStore } from './sessions.ts';
 import { StatsRecorder } from './stats.ts';
 import type { SimStats } from './stats.ts';
 import { TaskStore } from './tasks.ts';
 import type { TlsMaterial } from './tls.ts';
-import { handleVim } from './vim.ts';
+import { handleVim, vimRoute } from './vim.ts';
 
 export interface VCenterServerOptions {
   inventory: VCenterInventory;
@@ -32,7 +37,13 @@ export interface VCenterServerOptions {
   changeFeed: boolean;
   /** How long finished tasks stay known. */
   taskRetentionMs: number;
+  /** Fault rules in force from the start, and the seed of their RNG. */
+  faults: FaultRule[];
+  faultSeed: number;
 }
+
+/** What vCenter's reverse proxy (envoy) answers when the service behind it is unavailable. */
+const PROXY_503_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
 
 export class VCenterServer {
   readonly inventory: VCenterInventory;
@@ -40,13 +51,21 @@ export class VCenterServer {
   private readonly recorder = new StatsRecorder();
   private readonly tasks: TaskStore;
   private readonly server: Server;
+  private readonly injector: FaultInjector;
   private latencyMs: number;
   private port = 0;
+  private listening = false;
+  private closed = false;
+  /** Brings the vCenter back after POST /_sim/down {forMs}. */
+  private restoreTimer: NodeJS.Timeout | undefined;
+  /** down()/up()/close() run one after another. */
+  private transition: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: VCenterServerOptions) {
     this.inventory = options.inventory;
     this.latencyMs = options.latencyMs;
     this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs);
+    this.injector = new FaultInjector(options.faultSeed, options.faults);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
         // A bug, not a vCenter behaviour: answer 500 and keep serving.
@@ -59,16 +78,67 @@ export class VCenterServer {
       : createHttpServer(handler);
   }
 
-  async listen(): Promise<number> {
+  async listen(port = this.options.port): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
+      this.server.listen(port, this.options.host, () => {
         this.server.off('error', reject);
         resolve();
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
+    this.listening = true;
     return this.port;
+  }
+
+  /** Stops listening and destroys every connection (requests in flight end without an answer). */
+  down(): Promise<void> {
+    return this.serialize(async () => {
+      if (!this.listening) return;
+      this.listening = false;
+      this.recorder.faultInjected('down');
+      await this.stopServer();
+    });
+  }
+
+  /** Listens again on the same port. */
+  up(): Promise<void> {
+    return this.serialize(async () => {
+      clearTimeout(this.restoreTimer);
+      this.restoreTimer = undefined;
+      if (this.listening || this.closed) return;
+      await this.listen(this.port);
+    });
+  }
+
+  isUp(): boolean {
+    return this.listening;
+  }
+
+  setFaults(rules: FaultRule[], seed?: number): void {
+    this.injector.set(rules, seed);
+  }
+
+  clearFaults(): void {
+    this.injector.set([]);
+  }
+
+  faultRules(): FaultRule[] {
+    return this.injector.list();
+  }
+
+  private serialize(step: () => Promise<void>): Promise<void> {
+    const next = this.transition.then(step);
+    this.transition = next.catch(() => undefined);
+    return next;
+  }
+
+  private stopServer(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      // The callback gets ERR_SERVER_NOT_RUNNING when already stopped: nothing to wait for then.
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
   }
 
   get url(): string {
@@ -97,10 +167,20 @@ export class VCenterServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
+    this.closed = true;
+    clearTimeout(this.restoreTimer);
+    this.restoreTimer = undefined;
+    await this.serialize(async () => {
+      this.listening = false;
+      await this.stopServer();
     });
+  }
+
+  /** Route template of a request, as counted in stats and matched by fault rules. */
+  private routeOf(method: string, segments: string[]): string {
+    if (segments[0] === 'api') return restRouteTemplate(method, segments) ?? '(unmatched)';
+    if (segments[0] === 'sdk' && segments[1] === 'vim25') return vimRoute(this.inventory, method, segments) ?? '(unmatched)';
+    return '(unmatched)';
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -110,10 +190,12 @@ export class VCenterServer {
     if (segments[0] === '_sim') return this.handleSim(req, res, segments[1] ?? '');
 
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-    let route: string | undefined;
+    const route = this.routeOf(method, segments);
     try {
+      const decision = this.injector.decide(method, route);
+      if (decision && (await this.inject(decision, req, res, segments))) return;
       if (segments[0] === 'api') {
-        route = handleRest(req, res, segments, url.searchParams, {
+        handleRest(req, res, segments, url.searchParams, {
           inv: this.inventory,
           sessions: this.sessions,
           stats: this.recorder,
@@ -122,7 +204,7 @@ export class VCenterServer {
           limits: this.options.restListLimits,
         });
       } else if (segments[0] === 'sdk' && segments[1] === 'vim25') {
-        route = await handleVim(req, res, segments, {
+        await handleVim(req, res, segments, {
           inv: this.inventory,
           sessions: this.sessions,
           stats: this.recorder,
@@ -137,8 +219,78 @@ export class VCenterServer {
         sendEmpty(res, 404);
       }
     } finally {
-      this.recorder.count(method, route ?? '(unmatched)');
+      this.recorder.count(method, route);
     }
+  }
+
+  /**
+   * Applies an injected fault; true when the request was answered (or
+   * deliberately not) by the fault, false when it goes on to its handler.
+   * Waits end when the client goes away or the vCenter goes down or closes
+   * (their connections are destroyed), so no timer outlives its request.
+   */
+  private async inject(d: Decision, req: IncomingMessage, res: ServerResponse, segments: string[]): Promise<boolean> {
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    res.once('close', onClose);
+    try {
+      if (d.delayMs > 0) {
+        this.recorder.faultInjected('latency');
+        try {
+          await sleep(d.delayMs, undefined, { signal: gone.signal });
+        } catch {
+          return true;
+        }
+      }
+      switch (d.outcome) {
+        case 'pass':
+          return false;
+        case 'hang':
+          this.recorder.faultInjected('hang');
+          if (!gone.signal.aborted) await new Promise((resolve) => gone.signal.addEventListener('abort', resolve, { once: true }));
+          return true;
+        case 'reset': {
+          this.recorder.faultInjected('reset');
+          const socket = req.socket;
+          // A TCP RST where the socket is plain TCP; TLS sockets can only be destroyed.
+          if (!(socket instanceof TLSSocket) && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+          else socket.destroy();
+          return true;
+        }
+        case 'error':
+          this.injectError(d.rule.error ?? '503', d.rule.retryAfterSeconds, res, segments);
+          return true;
+      }
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  private injectError(error: string, retryAfterSeconds: number | undefined, res: ServerResponse, segments: string[]): void {
+    const vim = segments[0] === 'sdk';
+    if (error === '503') {
+      this.recorder.faultInjected('http503');
+      const headers: Record<string, string> = retryAfterSeconds !== undefined ? { 'retry-after': String(Math.round(retryAfterSeconds)) } : {};
+      if (!vim) return restServiceError(res, 503, headers);
+      const body = Buffer.from(PROXY_503_BODY);
+      res.writeHead(503, { 'content-type': 'text/plain', 'content-length': body.length, server: 'envoy', ...headers });
+      res.end(body);
+      return;
+    }
+    if (!vim) {
+      this.recorder.faultInjected(error === '500' ? 'http500' : `fault:${error}`);
+      return restServiceError(res, 500);
+    }
+    const type = error === '500' ? 'SystemError' : error;
+    this.recorder.faultInjected(error === '500' ? 'http500' : `fault:${type}`);
+    const [, , , moType = 'ManagedObject', moId = ''] = segments;
+    const body =
+      type === 'SystemError'
+        ? fault.systemError('Injected fault').body
+        : type === 'NotAuthenticated'
+          ? fault.notAuthenticated({ type: moType, value: moId }).body
+          : { _typeName: type, faultstring: `Injected fault ${type}.` };
+    sendJson(res, 500, body);
   }
 
   private async handleSim(req: IncomingMessage, res: ServerResponse, action: string): Promise<void> {
@@ -162,6 +314,43 @@ export class VCenterServer {
       if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return sendJson(res, 400, { error: 'body must be {"ms": <non-negative number>}' });
       this.setLatency(ms);
       return sendEmpty(res, 204);
+    }
+    if (action === 'faults') {
+      if (method === 'GET') return sendJson(res, 200, { rules: this.faultRules() });
+      if (method === 'DELETE') {
+        this.clearFaults();
+        return sendEmpty(res, 204);
+      }
+      if (method === 'POST') {
+        try {
+          const body = JSON.parse(await readBody(req)) as unknown;
+          const spec = Array.isArray(body) ? { rules: body } : (body as { rules?: unknown; seed?: unknown });
+          if (spec.seed !== undefined && (typeof spec.seed !== 'number' || !Number.isInteger(spec.seed))) throw new Error('seed must be an integer');
+          this.setFaults(parseFaultRules(spec.rules), spec.seed as number | undefined);
+        } catch (err) {
+          return sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
+        }
+        return sendEmpty(res, 204);
+      }
+    }
+    if (method === 'POST' && action === 'down') {
+      let forMs: unknown;
+      try {
+        const text = await readBody(req);
+        forMs = text.trim() === '' ? undefined : (JSON.parse(text) as { forMs?: unknown }).forMs;
+      } catch {
+        forMs = Number.NaN;
+      }
+      if (forMs !== undefined && (typeof forMs !== 'number' || !Number.isFinite(forMs) || forMs < 0)) {
+        return sendJson(res, 400, { error: 'body must be {"forMs": <non-negative number>} or empty (down until up())' });
+      }
+      // Answer first, then go down; come back by itself after forMs.
+      res.once('finish', () => {
+        void this.down().then(() => {
+          if (typeof forMs === 'number' && !this.closed) this.restoreTimer = setTimeout(() => void this.up(), forMs);
+        });
+      });
+      return sendEmpty(res, 204, { connection: 'close' });
     }
     sendJson(res, 404, { error: `unknown simulator route ${method} /_sim/${action}` });
   }

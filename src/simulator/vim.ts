@@ -325,15 +325,22 @@ function sendFault(res: ServerResponse, f: VimFault): void {
  * (starting with 'sdk'). Returns the route template for stats, or undefined
  * when no route matched (answered 404).
  */
-export async function handleVim(req: IncomingMessage, res: ServerResponse, segments: string[], deps: VimDeps): Promise<string | undefined> {
-  const [, , release = '', type = '', moId = '', member = '', ...extra] = segments;
-  const method = req.method ?? 'GET';
+/** Route template of a /sdk/vim25 request for stats and fault rules; undefined when it is a 404. */
+export function vimRoute(inv: VCenterInventory, method: string, segments: string[]): string | undefined {
+  const [, , release = '', type = '', , member = '', ...extra] = segments;
   const known = KNOWN_TYPES.has(type) && member !== '' && extra.length === 0 && (method === 'GET' || method === 'POST');
-  if (!supportsRelease(deps.inv, release) || !known || (method === 'POST' && METHODS[type]?.[member] === undefined)) {
+  if (!supportsRelease(inv, release) || !known || (method === 'POST' && METHODS[type]?.[member] === undefined)) return undefined;
+  return vimRouteTemplate(method, type, member);
+}
+
+export async function handleVim(req: IncomingMessage, res: ServerResponse, segments: string[], deps: VimDeps): Promise<string | undefined> {
+  const [, , , type = '', moId = '', member = ''] = segments;
+  const method = req.method ?? 'GET';
+  const route = vimRoute(deps.inv, method, segments);
+  if (route === undefined) {
     sendEmpty(res, 404);
     return undefined;
   }
-  const route = vimRouteTemplate(method, type, member);
   const target: MoRef = { type, value: moId };
   const sessionId = headerValue(req, 'vmware-api-session-id');
   const session = sessionId ? deps.sessions.vim.get(sessionId) : undefined;
