@@ -17,7 +17,7 @@ import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
 import { silentLogger } from './log.ts';
 import { VCenterClient } from './vsphere/index.ts';
-import type { VCenterEndpoint } from './vsphere/index.ts';
+import type { VCenterClientOptions, VCenterEndpoint } from './vsphere/index.ts';
 
 export interface GatewayOptions {
   vcenters: VCenterEndpoint[];
@@ -26,6 +26,8 @@ export interface GatewayOptions {
   /** Tuning of the per-vCenter task watch loops (tests shorten the waits). */
   taskWatcher?: Omit<TaskWatcherOptions, 'logger'>;
   limits?: Partial<RequestLimits>;
+  /** Retry and circuit-breaker tuning for every vCenter client (tests shorten them). */
+  client?: Pick<VCenterClientOptions, 'retry' | 'breaker'>;
 }
 
 export interface Gateway {
@@ -39,14 +41,14 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides }: GatewayOptions): Gateway {
+export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides, client }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
   for (const vc of vcenters) {
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
-  const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { logger: logger.child({ vcenter: endpoint.name }) })));
+  const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
   const server = createServer(guardHttp(yoga, limits));
