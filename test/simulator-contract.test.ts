@@ -350,6 +350,18 @@ describe.skipIf(!specsPresent)('simulator contract: responses match the official
       expectValid(vim, 'TaskInfo', (await c.call(v, 'GET', `${VIM}/Task/${cancelled.value}/info`, { session: s })).json);
       const again = await c.call(v, 'POST', `${VIM}/Task/${cancelled.value}/CancelTask`, { session: s });
       expectValid(vim, 'InvalidState', again.json);
+
+      // A depot that cannot be read fails the task with PlatformConfigFault; an unreachable host is InvalidState at once.
+      const failing = (await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-12/ScanHostPatchV2_Task`, { session: s, body: { metaUrls: ['gopher://depot.example/metadata.zip'] } })).json as Json;
+      await new Promise((r) => setTimeout(r, 150));
+      const failed = (await c.call(v, 'GET', `${VIM}/Task/${failing.value}/info`, { session: s })).json as Json;
+      expect(failed.state).toBe('error');
+      expectValid(vim, 'TaskInfo', failed);
+      expectValid(vim, 'PlatformConfigFault', failed.error);
+      expectValid(vim, 'RequestCanceled', ((await c.call(v, 'GET', `${VIM}/Task/${cancelled.value}/info`, { session: s })).json as Json).error);
+      const down = await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-${(v.inventory.specialCases.disconnectedHost as string).slice(5)}/ScanHostPatchV2_Task`, { session: s, body });
+      expectValid(vim, 'InvalidState', down.json);
+      expectValid(vim, 'ManagedObjectReference', ((await c.call(v, 'GET', `${VIM}/TaskManager/TaskManager/recentTask`, { session: s })).json as Json[])[0]);
     } finally {
       await c.close();
       await fast.close();

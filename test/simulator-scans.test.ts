@@ -181,7 +181,7 @@ describe('simulator: tasks', () => {
   });
 
   it('lists recent tasks on TaskManager and per host; forgets finished ones after the retention time', async () => {
-    const short = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 60, taskRetentionMs: 250 });
+    const short = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 60, taskRetentionMs: 800 });
     const c2 = new SimClient(short);
     try {
       const vc = short.vcenters[0] as SimulatedVCenter;
@@ -200,7 +200,7 @@ describe('simulator: tasks', () => {
       await sleep(150);
       expect(vc.stats()).toMatchObject({ liveTasks: 2, runningTasks: 0 });
       expect((await c2.call(vc, 'GET', `${VIM}/Task/${t1}/info`, { session: s2 })).json).toMatchObject({ state: 'success' });
-      await sleep(300);
+      await sleep(850);
       expect((await c2.call(vc, 'GET', `${VIM}/TaskManager/TaskManager/recentTask`, { session: s2 })).json).toEqual([]);
       expect((await c2.call(vc, 'GET', `${VIM}/Task/${t1}/info`, { session: s2 })).json).toMatchObject({ _typeName: 'ManagedObjectNotFound' });
       expect(vc.stats()).toMatchObject({ liveTasks: 0, runningTasks: 0 });
