@@ -10,6 +10,7 @@
  * GC first when asked), sampled every 20 ms for peaks.
  */
 import { createServer } from 'node:http';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { RpcRequest, RpcResponse, MemorySample, SimStart, SimInfo, GatewayStart } from './protocol.ts';
 
@@ -81,6 +82,24 @@ if (role === 'sim') {
     };
   });
 } else if (role === 'gateway') {
+  // Bench-only instrumentation: count TLS secure contexts built (one per new upstream TLS
+  // connection when the client passes `ca` instead of a shared secureContext) and their cost.
+  const tlsCounter = { contexts: 0, ms: 0 };
+  const original = tls.createSecureContext;
+  (tls as { createSecureContext: typeof tls.createSecureContext }).createSecureContext = (options) => {
+    const t = performance.now();
+    try {
+      return original(options);
+    } finally {
+      tlsCounter.contexts++;
+      tlsCounter.ms += performance.now() - t;
+    }
+  };
+  handlers.set('tlsStats', (args: { reset?: boolean } = {}) => {
+    const out = { ...tlsCounter };
+    if (args.reset) Object.assign(tlsCounter, { contexts: 0, ms: 0 });
+    return out;
+  });
   handlers.set('start', async (opts: GatewayStart): Promise<string> => {
     const { createGateway } = await import('../src/gateway.ts');
     const gateway = createGateway({ vcenters: opts.vcenters, graphiql: false });

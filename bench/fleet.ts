@@ -49,6 +49,9 @@ export interface FleetResult {
     peakRssMb: number;
     peakHeapMb: number;
     rssAfterMb: number;
+    /** TLS secure contexts the gateway built during the timed runs (≈ new upstream TLS connections), and their CPU time. */
+    newTlsConnections: number;
+    tlsContextMs: number;
     /** Gateway processing alone: the same query with the simulator's injected latency set to 0. */
     wallAtZeroLatency?: Summary;
   };
@@ -74,19 +77,20 @@ function countHosts(data: any): number {
 
 export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
   const { size, latencyMs, log } = opts;
-  const sim = await SimProcess.start({ size, latencyMs });
+  const sim = await SimProcess.start({ size, latencyMs }, opts.cpuProfDir ? { cpuProfDir: `${opts.cpuProfDir}/simulator` } : {});
   const hosts = sim.info.vcenters.reduce((s, v) => s + v.hosts, 0);
   const clusters = sim.info.vcenters.reduce((s, v) => s + v.clusters, 0);
   log(`  [${opts.label}] ${sim.info.vcenters.length} vCenter(s), ${clusters} clusters, ${hosts} hosts, latency ${latencyMs} ms`);
   let gw: GatewayProcess | undefined;
   let baseline: Baseline | undefined;
   try {
-    gw = await GatewayProcess.start(sim, opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {});
+    gw = await GatewayProcess.start(sim, opts.cpuProfDir ? { cpuProfDir: `${opts.cpuProfDir}/gateway` } : {});
     // Warm: sessions, VI/JSON release discovery, JIT. Untimed.
     const warm = await gql(gw.url, FLEET_QUERY);
     const warmErrors = errorCodes(warm.result);
     if (warmErrors.length) log(`  [${opts.label}] warm-up query errors: ${warmErrors.slice(0, 5).join(', ')}`);
     await gw.child.call('resetPeak');
+    await gw.child.call('tlsStats', { reset: true });
 
     const samples: RunSample[] = [];
     let hostsReturned = 0;
@@ -100,6 +104,7 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
       responseBytes = bytes;
     }
     const mem = await gw.child.memory();
+    const tlsStats = await gw.child.call<{ contexts: number; ms: number }>('tlsStats', { reset: true });
     const last = samples[samples.length - 1]!;
     const result: FleetResult = {
       label: opts.label,
@@ -119,12 +124,15 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
         peakRssMb: mb(mem.peakRss),
         peakHeapMb: mb(mem.peakHeap),
         rssAfterMb: mb(mem.rss),
+        newTlsConnections: tlsStats.contexts,
+        tlsContextMs: tlsStats.ms,
       },
       baselines: {},
     };
     log(
       `  [${opts.label}] gateway: median ${result.gateway.wall.median.toFixed(1)} ms, p95 ${result.gateway.wall.p95.toFixed(1)} ms, ` +
-        `${result.gateway.requests} upstream requests, ${hostsReturned}/${hosts} hosts, peak RSS ${result.gateway.peakRssMb.toFixed(0)} MB` +
+        `${result.gateway.requests} upstream requests, ${hostsReturned}/${hosts} hosts, peak RSS ${result.gateway.peakRssMb.toFixed(0)} MB, ` +
+        `${tlsStats.contexts} new upstream TLS connections (${tlsStats.ms.toFixed(0)} ms building contexts)` +
         (result.gateway.errors.length ? `, errors: ${result.gateway.errors.join(', ')}` : ''),
     );
 

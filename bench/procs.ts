@@ -99,8 +99,8 @@ export class SimProcess {
     readonly info: SimInfo,
   ) {}
 
-  static async start(opts: SimStart): Promise<SimProcess> {
-    const child = await Child.start('sim');
+  static async start(opts: SimStart, options: ChildOptions = {}): Promise<SimProcess> {
+    const child = await Child.start('sim', options);
     try {
       const info = await child.call<SimInfo>('start', opts, 120_000);
       return new SimProcess(child, info);
