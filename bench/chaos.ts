@@ -13,6 +13,7 @@ import { createGateway } from '../src/gateway.ts';
 import { createLogger } from '../src/log.ts';
 import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
 import type { FaultRule } from '../src/simulator/index.ts';
+import { createRng } from '../src/simulator/inventory.ts';
 
 export interface ChaosOptions {
   durationMs: number;
@@ -38,18 +39,6 @@ export interface ChaosReport {
   ok: boolean;
 }
 
-/** A small seeded RNG (mulberry32): the same seed replays the same fault schedule. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const QUERIES = [
   `{ clusters { totalCount nodes { name hosts { nodes { name connectionState product { build } } } installedImages { status } } } }`,
   `{ hosts(filter: { connectionStates: [CONNECTED] }) { totalCount nodes { id name cluster { name } } } }`,
@@ -69,7 +58,8 @@ function socketCount(): number {
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {});
-  const random = rng(options.seed);
+  // Seeded like the simulator's inventory: the same seed replays the same fault schedule.
+  const random = createRng(options.seed);
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);

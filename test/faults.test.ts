@@ -5,23 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { DEPOT_URLS } from '../src/simulator/index.ts';
 import { sseSubscribe } from './clients.ts';
-import { startHarness } from './harness.ts';
+import { eventually, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 const FAST_CLIENT = {
   retry: { baseDelayMs: 50, maxDelayMs: 200 },
   breaker: { failureThreshold: 3, probeIntervalMs: 100 },
 };
-
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms; last value ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const route = (h: Harness, i: number, key: string) => h.sim.vcenters[i]!.stats().requests[key] ?? 0;
 

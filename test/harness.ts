@@ -73,3 +73,14 @@ export async function startHarness(
 export function codes(response: GraphQLResponse): string[] {
   return (response.errors ?? []).map((e) => e.extensions?.['code']);
 }
+
+/** Polls `read` until `ok` accepts its value (bounded by `ms`); for state that settles asynchronously. */
+export async function eventually<T>(read: () => T | Promise<T>, ok: (value: T) => boolean = Boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms; last value ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

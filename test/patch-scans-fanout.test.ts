@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as simulator from '../src/simulator/index.ts';
 import { sseSubscribe, wsSubscribe } from './clients.ts';
 import type { StreamResult } from './clients.ts';
-import { startHarness } from './harness.ts';
+import { eventually, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 const DEPOT: string = (simulator as { DEPOT_URLS?: readonly string[] }).DEPOT_URLS?.[0] ?? 'https://depot.example/esxi-8.0u3/metadata.zip';
@@ -33,14 +33,6 @@ async function startScans(h: Harness, hostsPerVCenter: number): Promise<string[]
     ids.push(...res.data.hostPatchScanStart.scans.map((s: any) => s.id));
   }
   return ids;
-}
-
-async function eventually(check: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('fan-out: 200 subscribers to 20 scans across 2 vCenters', () => {

@@ -65,7 +65,7 @@ export class RestClient {
 
   /** Current REST session id (internal; for scrubbing). */
   sessionIds(): string[] {
-    return this.sessions.all().map((s) => s.current()).filter((s): s is string => s !== undefined);
+    return this.sessions.currentIds();
   }
 
   /** Successful logins so far: a change means the session was replaced. */
@@ -74,7 +74,7 @@ export class RestClient {
   }
 
   loginCount(): number {
-    return this.sessions.all().reduce((n, s) => n + s.logins, 0);
+    return this.sessions.loginCount();
   }
 
   /** `GET /api{path}` with the session; decoded JSON. */

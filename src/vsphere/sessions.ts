@@ -116,6 +116,16 @@ export class SessionStore {
     return [...this.slots.values()];
   }
 
+  /** Ids of the sessions logged in now (for scrubbing them out of error messages). */
+  currentIds(): string[] {
+    return this.all().map((s) => s.current()).filter((s): s is string => s !== undefined);
+  }
+
+  /** Logins attempted across all slots, for diagnostics. */
+  loginCount(): number {
+    return this.all().reduce((n, s) => n + s.logins, 0);
+  }
+
   async closeAll(): Promise<void> {
     await Promise.allSettled(this.all().map((s) => s.close()));
   }

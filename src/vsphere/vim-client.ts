@@ -73,7 +73,7 @@ export class VimClient {
   }
 
   sessionIds(): string[] {
-    return this.sessions.all().map((s) => s.current()).filter((s): s is string => s !== undefined);
+    return this.sessions.currentIds();
   }
 
   /** Successful logins so far: a change means the session (and its filters and views) was replaced. */
@@ -82,7 +82,7 @@ export class VimClient {
   }
 
   loginCount(): number {
-    return this.sessions.all().reduce((n, s) => n + s.logins, 0);
+    return this.sessions.loginCount();
   }
 
   /** The release discovered from `about.apiVersion` (undefined before the first call). */
