@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { GraphQLError } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../log.ts';
@@ -54,6 +55,8 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
     landingPage: false,
     // GraphiQL subscribes over SSE, which yoga serves on the same endpoint.
     graphiql: graphiql ? { title: 'vSphere GraphQL gateway', defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: 'SSE' } : false,
+    // GraphiQL's scripts served by the gateway itself, not a CDN: it works on closed networks.
+    renderGraphiQL,
     logging: {
       debug: (...a) => logger.debug(String(a[0]), { args: a.slice(1) }),
       info: (...a) => logger.info(String(a[0]), { args: a.slice(1) }),
