@@ -169,3 +169,20 @@ describe('pagination', () => {
     expect(codes(await h.gql(`{ clusters(after: "bm90LWEtY3Vyc29y") { totalCount } }`))).toEqual(['BAD_USER_INPUT']);
   });
 });
+
+describe('per-vCenter cap on in-flight upstream requests', () => {
+  it('holds while DataLoader batches and per-cluster calls run in parallel', async () => {
+    const h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 8, hostsPerCluster: 2 }, latencyMs: 20 }, (sim) =>
+      sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: sim.password, caPem: sim.caPem, maxConcurrentRequests: 2 })),
+    );
+    try {
+      const res = await h.gql(FLEET_QUERY);
+      expect(res.errors).toBeUndefined();
+      expect(res.data.clusters.totalCount).toBe(8);
+      const diagnostics = h.gateway.upstreams.list[0]!.diagnostics();
+      expect(diagnostics.peakInFlight).toBe(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
