@@ -37,10 +37,11 @@ export interface HostRecord {
 }
 
 /**
- * Objects per PropertyCollector page. Unset, vCenter pages at 100 objects; 1,000 keeps the
- * fleet query at one round trip for up to 1,000 hosts per vCenter with bounded pages.
+ * Objects per PropertyCollector page. Unset, vCenter pages at 100 objects, and each further
+ * page is one more dependent round trip; 2,500 (the vSphere 8 maximum of hosts per vCenter)
+ * reads any vCenter's hosts in one.
  */
-export const PROPERTY_PAGE_SIZE = 1000;
+export const PROPERTY_PAGE_SIZE = 2500;
 
 /** Loader keys for per-vCenter objects: "vcenter\u0000moId" (NUL cannot occur in either part). */
 export function objectKey(vcenter: string, moId: string): string {

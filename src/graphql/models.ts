@@ -14,6 +14,7 @@ import type {
   TaskInfo,
 } from '../vsphere/index.ts';
 import type { Connection, Edge } from './connection.ts';
+import type { HostRecord } from './loaders.ts';
 
 // `__typename` lets graphql-js resolve the Node interface without guessing from shapes.
 export interface VCenterModel {
@@ -34,6 +35,8 @@ export interface HostModel {
   __typename: 'Host';
   vcenter: string;
   moId: string;
+  /** The host's properties, when the parent field already read them in this request. */
+  record?: HostRecord;
 }
 
 export function vcenterRef(name: string): VCenterModel {
@@ -42,6 +45,11 @@ export function vcenterRef(name: string): VCenterModel {
 
 export function hostRef(vcenter: string, moId: string): HostModel {
   return { __typename: 'Host', vcenter, moId };
+}
+
+/** A host whose properties are already known: its fields resolve without another lookup. */
+export function hostModel(record: HostRecord): HostModel {
+  return { __typename: 'Host', vcenter: record.vcenter, moId: record.moId, record };
 }
 
 export type ClusterConnectionModel = Connection<ClusterModel>;

@@ -66,6 +66,8 @@ export class TaskWatcher {
   private mode: 'wait' | 'poll' = 'wait';
   private waiting = false;
   private closed = false;
+  /** Filters being destroyed in the background. */
+  private readonly releasing = new Set<Promise<void>>();
   /** Resolves an in-progress sleep early (new task, close). */
   private wake: (() => void) | undefined;
 
@@ -108,7 +110,7 @@ export class TaskWatcher {
       const current = this.tasks.get(taskMoId);
       if (!current?.followers.delete(follower) || current.followers.size > 0) return;
       this.tasks.delete(taskMoId);
-      if (current.filter) void this.destroyFilter(current.filter.moId);
+      if (current.filter) this.release(current.filter.moId);
       if (this.activeTasks().length === 0) void this.cancelWait();
     };
   }
@@ -119,7 +121,7 @@ export class TaskWatcher {
     this.tasks.clear();
     this.wake?.();
     await this.cancelWait();
-    await Promise.allSettled(filters.map((f) => this.destroyFilter(f)));
+    await Promise.allSettled([...filters.map((f) => this.destroyFilter(f)), ...this.releasing]);
     await this.loop;
   }
 
@@ -239,13 +241,6 @@ export class TaskWatcher {
   private async syncFilters(): Promise<void> {
     const generation = this.client.sessionGeneration('vim');
     if (generation !== this.filterGeneration()) this.resetFilters();
-    for (const task of this.tasks.values()) {
-      if (isTerminal(task.last) && task.filter) {
-        const filter = task.filter.moId;
-        task.filter = undefined;
-        await this.destroyFilter(filter);
-      }
-    }
     await Promise.all(this.activeTasks().map((task) => this.ensureFilter(task)));
   }
 
@@ -287,6 +282,17 @@ export class TaskWatcher {
     if (last && last.state === info.state && last.progress === info.progress && !isTerminal(info)) return;
     task.last = info;
     for (const f of [...task.followers]) f.onInfo(info);
+    if (isTerminal(info) && task.filter) {
+      // Nothing more to follow: release the filter now, off the wait loop's path.
+      this.release(task.filter.moId);
+      task.filter = undefined;
+    }
+  }
+
+  /** Destroys a filter in the background; close() waits for those still under way. */
+  private release(filterMoId: string): void {
+    const destroying: Promise<void> = this.destroyFilter(filterMoId).finally(() => this.releasing.delete(destroying));
+    this.releasing.add(destroying);
   }
 
   private failTask(task: WatchedTask, error: Error): void {

@@ -3,7 +3,7 @@ import { toGlobalId } from '../ids.ts';
 import { paginate } from '../connection.ts';
 import { findHosts, objectSortKey } from '../inventory.ts';
 import { objectKey } from '../loaders.ts';
-import { hostRef, vcenterRef } from '../models.ts';
+import { hostModel, vcenterRef } from '../models.ts';
 
 export const Cluster: ClusterResolvers = {
   id: (c) => toGlobalId('Cluster', c.vcenter, c.moId),
@@ -14,7 +14,7 @@ export const Cluster: ClusterResolvers = {
   drsEnabled: (c) => c.drsEnabled,
   hosts: async (c, args, ctx, info) =>
     paginate(
-      (await findHosts(ctx, info, args.filter, { cluster: c })).map((h) => hostRef(h.vcenter, h.moId)),
+      (await findHosts(ctx, info, args.filter, { cluster: c })).map(hostModel),
       (h) => objectSortKey(ctx, h),
       args,
     ),

@@ -8,11 +8,17 @@ import type { HostModel } from '../models.ts';
 import { patchScanRef, vcenterRef } from '../models.ts';
 import type { InstalledImageInfo, SoftwareInfo } from '../../vsphere/index.ts';
 
-/** Every Host field reads through the request's host loader: one batched read for all of them. */
-async function record(host: HostModel, ctx: GraphQLContext): Promise<HostRecord> {
-  const r = await ctx.loaders.host.load(objectKey(host.vcenter, host.moId));
-  if (!r) throw notFound(`Host ${host.moId} does not exist in vCenter ${host.vcenter}`, { vcenter: host.vcenter });
-  return r;
+/**
+ * Calls `pick` with the host's properties: those the parent already read (synchronously, no
+ * promise per field: the fleet query resolves thousands of host fields), else one batched
+ * read through the request's host loader.
+ */
+function fromRecord<T>(host: HostModel, ctx: GraphQLContext, pick: (r: HostRecord) => T): T | Promise<T> {
+  if (host.record) return pick(host.record);
+  return ctx.loaders.host.load(objectKey(host.vcenter, host.moId)).then((r) => {
+    if (!r) throw notFound(`Host ${host.moId} does not exist in vCenter ${host.vcenter}`, { vcenter: host.vcenter });
+    return pick(r);
+  });
 }
 
 const CONNECTION_STATE = { connected: 'CONNECTED', disconnected: 'DISCONNECTED', notResponding: 'NOT_RESPONDING' } as const;
@@ -38,21 +44,16 @@ export const Host: HostResolvers = {
   id: (h) => toGlobalId('Host', h.vcenter, h.moId),
   moId: (h) => h.moId,
   vcenter: (h) => vcenterRef(h.vcenter),
-  name: async (h, _args, ctx) => (await record(h, ctx)).name,
-  connectionState: async (h, _args, ctx) => CONNECTION_STATE[(await record(h, ctx)).connectionState],
-  powerState: async (h, _args, ctx) => {
-    const state = (await record(h, ctx)).powerState;
-    return state ? POWER_STATE[state] : null;
-  },
-  inMaintenanceMode: async (h, _args, ctx) => (await record(h, ctx)).inMaintenanceMode,
-  product: async (h, _args, ctx) => {
-    const p = (await record(h, ctx)).product;
-    return p
-      ? { name: p.name, fullName: p.fullName, vendor: p.vendor, version: p.version, build: p.build, apiVersion: p.apiVersion }
-      : null;
-  },
+  name: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.name),
+  connectionState: (h, _args, ctx) => fromRecord(h, ctx, (r) => CONNECTION_STATE[r.connectionState]),
+  powerState: (h, _args, ctx) => fromRecord(h, ctx, (r) => (r.powerState ? POWER_STATE[r.powerState] : null)),
+  inMaintenanceMode: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.inMaintenanceMode),
+  product: (h, _args, ctx) =>
+    fromRecord(h, ctx, ({ product: p }) =>
+      p ? { name: p.name, fullName: p.fullName, vendor: p.vendor, version: p.version, build: p.build, apiVersion: p.apiVersion } : null,
+    ),
   cluster: async (h, _args, ctx) => {
-    const clusterMoId = clusterOf(await record(h, ctx));
+    const clusterMoId = await fromRecord(h, ctx, clusterOf);
     if (!clusterMoId) return null;
     return (await ctx.loaders.clustersOfVCenter.load(h.vcenter)).find((c) => c.moId === clusterMoId) ?? null;
   },
@@ -61,7 +62,7 @@ export const Host: HostResolvers = {
       patchScanRef(h.vcenter, info.task.value, info),
     ),
   installedImage: async (h, _args, ctx) => {
-    const clusterMoId = clusterOf(await record(h, ctx));
+    const clusterMoId = await fromRecord(h, ctx, clusterOf);
     if (!clusterMoId) return null;
     return imageOfHost(await ctx.loaders.installedImages.load(objectKey(h.vcenter, clusterMoId)), h.moId);
   },

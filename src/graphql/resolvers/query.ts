@@ -5,7 +5,7 @@ import { fromGlobalId } from '../ids.ts';
 import { paginate } from '../connection.ts';
 import { findClusters, findHosts, objectSortKey } from '../inventory.ts';
 import { objectKey } from '../loaders.ts';
-import { hostRef, vcenterRef } from '../models.ts';
+import { hostModel, hostRef, vcenterRef } from '../models.ts';
 import type { ClusterModel, HostModel, PatchScanModel, VCenterModel } from '../models.ts';
 import { loadPatchScan } from './patch.ts';
 
@@ -52,7 +52,7 @@ export const Query: QueryResolvers = {
   hosts: async (_parent, args, ctx, info) => {
     const hosts = await findHosts(ctx, info, args.filter);
     return paginate(
-      hosts.map((h) => hostRef(h.vcenter, h.moId)),
+      hosts.map(hostModel),
       (h) => objectSortKey(ctx, h),
       args,
     );

@@ -2,7 +2,7 @@ import type { VCenterResolvers } from '../generated/resolvers-types.ts';
 import { toGlobalId } from '../ids.ts';
 import { paginate } from '../connection.ts';
 import { findClusters, findHosts, objectSortKey } from '../inventory.ts';
-import { hostRef } from '../models.ts';
+import { hostModel } from '../models.ts';
 
 export const VCenter: VCenterResolvers = {
   id: (vc) => toGlobalId('VCenter', vc.name),
@@ -33,7 +33,7 @@ export const VCenter: VCenterResolvers = {
     paginate(await findClusters(ctx, info, args.filter, [vc.name]), (c) => objectSortKey(ctx, c), args),
   hosts: async (vc, args, ctx, info) =>
     paginate(
-      (await findHosts(ctx, info, args.filter, { vcenters: [vc.name] })).map((h) => hostRef(h.vcenter, h.moId)),
+      (await findHosts(ctx, info, args.filter, { vcenters: [vc.name] })).map(hostModel),
       (h) => objectSortKey(ctx, h),
       args,
     ),
