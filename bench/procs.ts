@@ -59,7 +59,7 @@ export class Child {
       mkdirSync(options.cpuProfDir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
     }
-    const proc = fork(CHILD, [role], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'error' } });
+    const proc = fork(CHILD, [role], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'error', NODE_ENV: 'production' } });
     const child = new Child(role, proc);
     await child.ready;
     return child;

@@ -1,0 +1,80 @@
+/**
+ * The gateway process: in front of the configured vCenters or, with none configured,
+ * in front of its own embedded vCenter simulator.
+ */
+import { ConfigError, loadConfig } from './config.ts';
+import type { GatewayConfig } from './config.ts';
+import { createGateway } from './gateway.ts';
+import { createLogger } from './log.ts';
+import type { Logger } from './log.ts';
+import { startSimulator } from './simulator/index.ts';
+import type { Simulator } from './simulator/index.ts';
+import type { VCenterEndpoint } from './vsphere/index.ts';
+
+async function upstreamsFor(config: GatewayConfig, logger: Logger): Promise<{ vcenters: VCenterEndpoint[]; simulator?: Simulator }> {
+  if (config.vcenters.length > 0) return { vcenters: config.vcenters };
+  const s = config.simulator;
+  const simulator = await startSimulator({
+    seed: s.seed,
+    size: {
+      vcenters: s.vcenters,
+      datacentersPerVcenter: s.datacentersPerVcenter,
+      clustersPerDatacenter: s.clustersPerDatacenter,
+      hostsPerCluster: s.hostsPerCluster,
+    },
+    latencyMs: s.latencyMs,
+    basePort: s.basePort,
+  });
+  logger.info('no vCenter configured: started the embedded vCenter simulator', {
+    vcenters: simulator.vcenters.map((v) => ({ name: v.name, url: v.url })),
+    hostsPerCluster: s.hostsPerCluster,
+  });
+  return {
+    simulator,
+    vcenters: simulator.vcenters.map((v) => ({
+      name: v.name,
+      url: v.url,
+      username: simulator.username,
+      password: simulator.password,
+      caPem: simulator.caPem,
+    })),
+  };
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger();
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  const { vcenters, simulator } = await upstreamsFor(config, logger);
+  const gateway = createGateway({ vcenters, logger });
+  const url = await gateway.listen(config.port, config.host);
+  const shown = url.replace('//127.0.0.1:', '//localhost:');
+  logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });
+  process.stdout.write(`\nvSphere GraphQL gateway: GraphiQL at ${shown}\n\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    await gateway.close();
+    await simulator?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
