@@ -102,6 +102,26 @@ function toError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));
 }
 
+/**
+ * Builds each property on first use. Every operation (and every subscription event) gets
+ * its own loaders, and most use two or three of them.
+ */
+function lazily<T extends Record<string, unknown>>(factories: { [K in keyof T]: () => T[K] }): T {
+  const out = {} as T;
+  for (const key of Object.keys(factories) as (keyof T & string)[]) {
+    Object.defineProperty(out, key, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const value = factories[key]();
+        Object.defineProperty(out, key, { value, enumerable: true });
+        return value;
+      },
+    });
+  }
+  return out;
+}
+
 export function createLoaders(upstreams: Upstreams, scans: ScanService) {
   /** Every host record this request has read, whichever query path read it. */
   const knownHosts = new Map<string, HostRecord>();
@@ -127,136 +147,144 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
   });
 
   /** One REST cluster list per vCenter. Key: vCenter name. */
-  const clustersOfVCenter = new DataLoader<string, ClusterModel[]>((names) =>
-    perKey(names, async (vcenter) => {
-      const summaries = await upstreams.get(vcenter).listClusters();
-      return summaries.map((s): ClusterModel => ({
-        __typename: 'Cluster',
-        vcenter,
-        moId: s.cluster,
-        name: s.name,
-        haEnabled: s.ha_enabled,
-        drsEnabled: s.drs_enabled,
-      }));
-    }),
-  );
+  const clustersOfVCenter = () =>
+    new DataLoader<string, ClusterModel[]>((names) =>
+      perKey(names, async (vcenter) => {
+        const summaries = await upstreams.get(vcenter).listClusters();
+        return summaries.map((s): ClusterModel => ({
+          __typename: 'Cluster',
+          vcenter,
+          moId: s.cluster,
+          name: s.name,
+          haEnabled: s.ha_enabled,
+          drsEnabled: s.drs_enabled,
+        }));
+      }),
+    );
 
   /**
    * Hosts of many clusters: one RetrievePropertiesEx per vCenter, starting at the clusters
    * and following ClusterComputeResource.host, so the cost is independent of host count.
    */
-  const hostsOfCluster = new DataLoader<string, HostRecord[]>(async (keys) => {
-    const results: (HostRecord[] | Error)[] = new Array(keys.length);
-    await Promise.all(
-      [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
-        const read = track(
-          vcenter,
-          upstreams.get(vcenter).retrieveProperties([
-            hostSpec(
-              moIds.map((moId) => ({
-                _typeName: 'ObjectSpec',
-                obj: moRef('ClusterComputeResource', moId),
-                skip: true,
-                selectSet: [
-                  { _typeName: 'TraversalSpec', name: 'clusterHosts', type: 'ClusterComputeResource', path: 'host', skip: false },
-                ],
-              })),
-            ),
-          ], { maxObjects: PROPERTY_PAGE_SIZE }),
-        );
-        try {
-          const objects = await read;
-          const byCluster = new Map<string, HostRecord[]>(moIds.map((id) => [id, []]));
-          for (const record of remember(objects.filter(hasProperties).map((o) => hostRecord(vcenter, o)))) {
-            if (record.parent) byCluster.get(record.parent.value)?.push(record);
+  const hostsOfCluster = () =>
+    new DataLoader<string, HostRecord[]>(async (keys) => {
+      const results: (HostRecord[] | Error)[] = new Array(keys.length);
+      await Promise.all(
+        [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
+          const read = track(
+            vcenter,
+            upstreams.get(vcenter).retrieveProperties([
+              hostSpec(
+                moIds.map((moId) => ({
+                  _typeName: 'ObjectSpec',
+                  obj: moRef('ClusterComputeResource', moId),
+                  skip: true,
+                  selectSet: [
+                    { _typeName: 'TraversalSpec', name: 'clusterHosts', type: 'ClusterComputeResource', path: 'host', skip: false },
+                  ],
+                })),
+              ),
+            ], { maxObjects: PROPERTY_PAGE_SIZE }),
+          );
+          try {
+            const objects = await read;
+            const byCluster = new Map<string, HostRecord[]>(moIds.map((id) => [id, []]));
+            for (const record of remember(objects.filter(hasProperties).map((o) => hostRecord(vcenter, o)))) {
+              if (record.parent) byCluster.get(record.parent.value)?.push(record);
+            }
+            positions.forEach((pos, i) => (results[pos] = byCluster.get(moIds[i]!) ?? []));
+          } catch (error) {
+            for (const pos of positions) results[pos] = toError(error);
           }
-          positions.forEach((pos, i) => (results[pos] = byCluster.get(moIds[i]!) ?? []));
-        } catch (error) {
-          for (const pos of positions) results[pos] = toError(error);
-        }
-      }),
-    );
-    return results;
-  });
+        }),
+      );
+      return results;
+    });
 
   /** Every host of a vCenter, through its HostSystem container view. Key: vCenter name. */
-  const hostsOfVCenter = new DataLoader<string, HostRecord[]>((names) =>
-    perKey(names, (vcenter) =>
-      track(
-        vcenter,
-        upstreams
-          .get(vcenter)
-          .retrieveAll('HostSystem', [...HOST_PROPERTIES], { maxObjects: PROPERTY_PAGE_SIZE })
-          .then((objects) => remember(objects.map((o) => hostRecord(vcenter, o)))),
+  const hostsOfVCenter = () =>
+    new DataLoader<string, HostRecord[]>((names) =>
+      perKey(names, (vcenter) =>
+        track(
+          vcenter,
+          upstreams
+            .get(vcenter)
+            .retrieveAll('HostSystem', [...HOST_PROPERTIES], { maxObjects: PROPERTY_PAGE_SIZE })
+            .then((objects) => remember(objects.map((o) => hostRecord(vcenter, o)))),
+        ),
       ),
-    ),
-  );
+    );
 
   /** Single hosts by MoID: whatever other reads of this request did not already bring, in one call per vCenter. */
-  const host = new DataLoader<string, HostRecord | null>(async (keys) => {
-    const results: (HostRecord | null | Error)[] = new Array(keys.length);
-    await Promise.all(
-      [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
-        await Promise.all(pendingHostReads.get(vcenter) ?? []);
-        const missing = moIds.filter((moId) => !knownHosts.has(objectKey(vcenter, moId)));
-        try {
-          if (missing.length > 0) {
-            const objects = await upstreams.get(vcenter).retrieveProperties([
-              hostSpec(missing.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) }))),
-            ], { maxObjects: PROPERTY_PAGE_SIZE });
-            remember(objects.filter(hasProperties).map((o) => hostRecord(vcenter, o)));
+  const host = () =>
+    new DataLoader<string, HostRecord | null>(async (keys) => {
+      const results: (HostRecord | null | Error)[] = new Array(keys.length);
+      await Promise.all(
+        [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
+          await Promise.all(pendingHostReads.get(vcenter) ?? []);
+          const missing = moIds.filter((moId) => !knownHosts.has(objectKey(vcenter, moId)));
+          try {
+            if (missing.length > 0) {
+              const objects = await upstreams.get(vcenter).retrieveProperties([
+                hostSpec(missing.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) }))),
+              ], { maxObjects: PROPERTY_PAGE_SIZE });
+              remember(objects.filter(hasProperties).map((o) => hostRecord(vcenter, o)));
+            }
+            positions.forEach((pos, i) => (results[pos] = knownHosts.get(objectKey(vcenter, moIds[i]!)) ?? null));
+          } catch (error) {
+            for (const pos of positions) results[pos] = toError(error);
           }
-          positions.forEach((pos, i) => (results[pos] = knownHosts.get(objectKey(vcenter, moIds[i]!)) ?? null));
-        } catch (error) {
-          for (const pos of positions) results[pos] = toError(error);
-        }
-      }),
-    );
-    return results;
-  });
+        }),
+      );
+      return results;
+    });
 
   /** No batch endpoint exists: one call per cluster, de-duplicated, in parallel under the client's cap. */
-  const installedImages = new DataLoader<string, InstalledImageInfo>((keys) =>
-    perKey(keys, (key) => {
-      const [vcenter, moId] = splitKey(key);
-      return upstreams.get(vcenter).getInstalledImages(moId);
-    }),
-  );
-
-  const desiredSoftware = new DataLoader<string, SoftwareInfo>((keys) =>
-    perKey(keys, (key) => {
-      const [vcenter, moId] = splitKey(key);
-      return upstreams.get(vcenter).getDesiredSoftware(moId);
-    }),
-  );
-
-  /** Task.info of patch scans: one PropertyCollector call per vCenter for all of them. */
-  const scanInfo = new DataLoader<string, TaskInfo | null>(async (keys) => {
-    const refs = keys.map((key) => {
-      const [vcenter, taskMoId] = splitKey(key);
-      return { vcenter, taskMoId };
-    });
-    const infos = await scans.taskInfos(refs);
-    return refs.map((ref) => infos.get(scanKey(ref)) ?? null);
-  });
-
-  /** Recent patch scans of hosts: one call per vCenter following HostSystem.recentTask. */
-  const recentScansOfHost = new DataLoader<string, TaskInfo[]>(async (keys) => {
-    const results: (TaskInfo[] | Error)[] = new Array(keys.length);
-    await Promise.all(
-      [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
-        try {
-          const byHost = await scans.recentScans(vcenter, moIds);
-          positions.forEach((pos, i) => (results[pos] = byHost.get(moIds[i]!) ?? []));
-        } catch (error) {
-          for (const pos of positions) results[pos] = toError(error);
-        }
+  const installedImages = () =>
+    new DataLoader<string, InstalledImageInfo>((keys) =>
+      perKey(keys, (key) => {
+        const [vcenter, moId] = splitKey(key);
+        return upstreams.get(vcenter).getInstalledImages(moId);
       }),
     );
-    return results;
-  });
 
-  return { clustersOfVCenter, hostsOfCluster, hostsOfVCenter, host, installedImages, desiredSoftware, scanInfo, recentScansOfHost };
+  const desiredSoftware = () =>
+    new DataLoader<string, SoftwareInfo>((keys) =>
+      perKey(keys, (key) => {
+        const [vcenter, moId] = splitKey(key);
+        return upstreams.get(vcenter).getDesiredSoftware(moId);
+      }),
+    );
+
+  /** Task.info of patch scans: one PropertyCollector call per vCenter for all of them. */
+  const scanInfo = () =>
+    new DataLoader<string, TaskInfo | null>(async (keys) => {
+      const refs = keys.map((key) => {
+        const [vcenter, taskMoId] = splitKey(key);
+        return { vcenter, taskMoId };
+      });
+      const infos = await scans.taskInfos(refs);
+      return refs.map((ref) => infos.get(scanKey(ref)) ?? null);
+    });
+
+  /** Recent patch scans of hosts: one call per vCenter following HostSystem.recentTask. */
+  const recentScansOfHost = () =>
+    new DataLoader<string, TaskInfo[]>(async (keys) => {
+      const results: (TaskInfo[] | Error)[] = new Array(keys.length);
+      await Promise.all(
+        [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
+          try {
+            const byHost = await scans.recentScans(vcenter, moIds);
+            positions.forEach((pos, i) => (results[pos] = byHost.get(moIds[i]!) ?? []));
+          } catch (error) {
+            for (const pos of positions) results[pos] = toError(error);
+          }
+        }),
+      );
+      return results;
+    });
+
+  return lazily({ clustersOfVCenter, hostsOfCluster, hostsOfVCenter, host, installedImages, desiredSoftware, scanInfo, recentScansOfHost });
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
