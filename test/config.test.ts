@@ -1,0 +1,95 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_SIMULATOR, loadConfig } from '../src/config.ts';
+import { createGateway } from '../src/gateway.ts';
+import { startSimulator } from '../src/simulator/index.ts';
+import type { Simulator } from '../src/simulator/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
+function configFile(content: unknown): string {
+  const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('configuration', () => {
+  it('defaults to the embedded simulator on port 4000', () => {
+    const config = loadConfig([], {});
+    expect(config).toMatchObject({ port: 4000, host: '127.0.0.1', vcenters: [], simulator: DEFAULT_SIMULATOR });
+  });
+
+  it('takes PORT and simulator flags', () => {
+    const config = loadConfig(['--sim-hosts', '40', '--sim-vcenters', '3'], { PORT: '4100' });
+    expect(config.port).toBe(4100);
+    expect(config.simulator).toMatchObject({ hostsPerCluster: 40, vcenters: 3 });
+  });
+
+  it('reads vCenters with passwords from the environment or a file, never from the config itself', () => {
+    const passwordFile = join(dir, 'pw');
+    writeFileSync(passwordFile, 'from-a-file\n');
+    const file = configFile({
+      vcenters: [
+        { name: 'a', url: 'https://vc-a.example.com/', username: 'u', passwordEnv: 'VC_A_PW' },
+        { name: 'b', url: 'https://vc-b.example.com', username: 'u', passwordFile, insecure: true, timeoutMs: 5000 },
+      ],
+    });
+    const config = loadConfig(['--config', file], { VC_A_PW: 'from-env' });
+    expect(config.vcenters).toEqual([
+      expect.objectContaining({ name: 'a', url: 'https://vc-a.example.com', password: 'from-env', insecure: false }),
+      expect.objectContaining({ name: 'b', password: 'from-a-file', insecure: true, timeoutMs: 5000 }),
+    ]);
+  });
+
+  it.each([
+    ['no password source', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', password: 'inline' }] }, /passwordEnv or passwordFile/],
+    ['unset variable', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'NOPE_NOT_SET' }] }, /NOPE_NOT_SET/],
+    ['credentials in the URL', { vcenters: [{ name: 'a', url: 'https://u:p@a', username: 'u', passwordEnv: 'X' }] }, /must not carry credentials/],
+    ['not a URL', { vcenters: [{ name: 'a', url: 'vc.example.com', username: 'u', passwordEnv: 'X' }] }, /not a URL/],
+    ['missing name', { vcenters: [{ url: 'https://a', username: 'u', passwordEnv: 'X' }] }, /name/],
+    ['vcenters not a list', { vcenters: {} }, /array/],
+  ])('refuses a config with %s, saying what is wrong', (_label, content, message) => {
+    const file = configFile(content);
+    expect(() => loadConfig(['--config', file], { X: 'x' })).toThrow(ConfigError);
+    expect(() => loadConfig(['--config', file], { X: 'x' })).toThrow(message);
+  });
+
+  it('refuses unknown flags and bad numbers', () => {
+    expect(() => loadConfig(['--nope'], {})).toThrow(ConfigError);
+    expect(() => loadConfig(['--port', 'abc'], {})).toThrow(/port/);
+    expect(() => loadConfig(['--sim-hosts', '500'], {})).toThrow(/sim-hosts/);
+    expect(() => loadConfig(['--config', configFile('{not json')], {})).toThrow(/Cannot read config/);
+  });
+});
+
+describe('a configured vCenter (the standalone simulator with its CA file)', () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 2, size: { vcenters: 1, clustersPerDatacenter: 2, hostsPerCluster: 2 } });
+  });
+  afterAll(() => sim?.close());
+
+  it('is reached with TLS verification through caFile', async () => {
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, sim.caPem!);
+    const file = configFile({
+      vcenters: [{ name: 'lab', url: sim.vcenters[0]!.url, username: sim.username, passwordEnv: 'LAB_PW', caFile }],
+    });
+    const config = loadConfig(['--config', file], { LAB_PW: sim.password });
+    const gateway = createGateway({ vcenters: config.vcenters });
+    const url = await gateway.listen(0);
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ vcenters { name about { apiVersion } } clusters { totalCount } }' }),
+      });
+      const body = (await res.json()) as any;
+      expect(body.errors).toBeUndefined();
+      expect(body.data).toEqual({ vcenters: [{ name: 'lab', about: { apiVersion: '8.0.3.0' } }], clusters: { totalCount: 2 } });
+    } finally {
+      await gateway.close(500);
+    }
+  });
+});
