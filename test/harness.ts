@@ -6,12 +6,24 @@ import { createGateway } from '../src/gateway.ts';
 import type { Gateway, GatewayOptions } from '../src/gateway.ts';
 import { createLogger } from '../src/log.ts';
 import { startSimulator } from '../src/simulator/index.ts';
-import type { Simulator, SimulatorOptions } from '../src/simulator/index.ts';
+import type { SimStats, Simulator, SimulatorOptions } from '../src/simulator/index.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { VCenterEndpoint } from '../src/vsphere/index.ts';
 
 export interface GraphQLResponse<T = any> {
   data?: T;
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+}
+
+/** GET /_sim/stats of a simulated vCenter over HTTPS, verified with the simulator's CA. */
+export async function simStatsOverHttp(sim: Simulator, vcenterUrl: string): Promise<SimStats> {
+  const dispatcher = new Agent({ connect: { ca: sim.caPem } });
+  try {
+    const response = await undiciFetch(`${vcenterUrl}/_sim/stats`, { dispatcher, signal: AbortSignal.timeout(5_000) });
+    return (await response.json()) as SimStats;
+  } finally {
+    await dispatcher.close();
+  }
 }
 
 export interface Harness {
