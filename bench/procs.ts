@@ -1,13 +1,25 @@
-/** Forks bench/child.ts in a role and calls it over IPC, every call bounded by a timeout. */
-import { fork } from 'node:child_process';
+/**
+ * Forks bench/child.ts in a role and calls it over IPC, every call bounded by a timeout.
+ * Children run the compiled build (`npm run build`, as `npm start` does), not TypeScript through
+ * tsx: tsx's loader thread alone adds ~75 MB of RSS, which production does not carry.
+ */
+import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { GatewayStart, MemorySample, RpcResponse, SimInfo, SimStart } from './protocol.ts';
 import type { SimStats } from '../src/simulator/index.ts';
 
-const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHILD = fileURLToPath(new URL('../dist/bench/child.js', import.meta.url));
+
+let built = false;
+/** Builds once per driver process, so the children always run the current source. */
+function ensureBuilt(): void {
+  if (built) return;
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  built = true;
+}
 
 export interface ChildOptions {
   /** Write a V8 CPU profile of this child into dir on exit (`node --cpu-prof`). */
@@ -54,7 +66,8 @@ export class Child {
   }
 
   static async start(role: 'sim' | 'gateway' | 'bare', options: ChildOptions = {}): Promise<Child> {
-    const execArgv = ['--import', 'tsx', '--expose-gc'];
+    ensureBuilt();
+    const execArgv = ['--expose-gc'];
     if (options.cpuProfDir) {
       mkdirSync(options.cpuProfDir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
