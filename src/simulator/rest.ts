@@ -83,6 +83,17 @@ function intersects(filter: Set<string> | undefined, values: Iterable<string>): 
   return false;
 }
 
+/** The list operations' documented result limit: 500 UNABLE_TO_ALLOCATE_RESOURCE, nothing listed. */
+function tooMany(res: ServerResponse, kind: 'cluster' | 'host', matched: number, limit: number): void {
+  vapiError(res, 500, 'UNABLE_TO_ALLOCATE_RESOURCE', [
+    message(
+      `com.vmware.api.vcenter.${kind}.max_limit`,
+      `Too many ${kind}s: ${matched} ${kind}s match the filter, at most ${limit} can be returned.`,
+      [String(matched), String(limit)],
+    ),
+  ]);
+}
+
 function listClusters(res: ServerResponse, deps: RestDeps, q: URLSearchParams): void {
   const { inv } = deps;
   const ids = filterSet(q, 'clusters');
@@ -96,16 +107,7 @@ function listClusters(res: ServerResponse, deps: RestDeps, q: URLSearchParams): 
       (!datacenters || datacenters.has(c.datacenter)) &&
       intersects(folders, folderChain(inv, c.parentFolder)),
   );
-  if (matches.length > deps.limits.clusters) {
-    vapiError(res, 500, 'UNABLE_TO_ALLOCATE_RESOURCE', [
-      message(
-        'com.vmware.api.vcenter.cluster.max_limit',
-        `Too many clusters: ${matches.length} clusters match the filter, at most ${deps.limits.clusters} can be returned.`,
-        [String(matches.length), String(deps.limits.clusters)],
-      ),
-    ]);
-    return;
-  }
+  if (matches.length > deps.limits.clusters) return tooMany(res, 'cluster', matches.length, deps.limits.clusters);
   sendJson(res, 200, matches.map((c) => ({ cluster: c.moId, name: c.name, ha_enabled: c.haEnabled, drs_enabled: c.drsEnabled })));
 }
 
@@ -161,16 +163,7 @@ function listHosts(res: ServerResponse, deps: RestDeps, q: URLSearchParams): voi
       intersects(folders, folderChain(inv, cluster.parentFolder))
     );
   });
-  if (matches.length > deps.limits.hosts) {
-    vapiError(res, 500, 'UNABLE_TO_ALLOCATE_RESOURCE', [
-      message(
-        'com.vmware.api.vcenter.host.max_limit',
-        `Too many hosts: ${matches.length} hosts match the filter, at most ${deps.limits.hosts} can be returned.`,
-        [String(matches.length), String(deps.limits.hosts)],
-      ),
-    ]);
-    return;
-  }
+  if (matches.length > deps.limits.hosts) return tooMany(res, 'host', matches.length, deps.limits.hosts);
   sendJson(res, 200, matches.map(hostSummary));
 }
 

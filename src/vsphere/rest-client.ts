@@ -20,7 +20,7 @@ import type {
   InstalledImageInfo,
   SoftwareInfo,
 } from './rest-types.ts';
-import { type Credential, SessionStore, type SessionSlot, withSession } from './sessions.ts';
+import { type Credential, SessionedClient, withSession } from './sessions.ts';
 
 export const SESSION_HEADER = 'vmware-api-session-id';
 
@@ -45,36 +45,13 @@ export function buildQuery(q: Query | undefined): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
-export class RestClient {
-  private readonly sessions = new SessionStore();
-
+export class RestClient extends SessionedClient {
   constructor(
     private readonly transport: HttpTransport,
-    private readonly cred: Credential,
+    cred: Credential,
     private readonly ctx: ClientContext,
-  ) {}
-
-  private slot(): SessionSlot {
-    return this.sessions.slot(this.cred, () => ({
-      login: () => this.login(),
-      logout: (id) => this.logout(id),
-      closedError: () =>
-        new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: this.ctx.name, api: 'rest', message: `vCenter "${this.ctx.name}": client is closed` }),
-    }));
-  }
-
-  /** Current REST session id (internal; for scrubbing). */
-  sessionIds(): string[] {
-    return this.sessions.currentIds();
-  }
-
-  /** Successful logins so far: a change means the session was replaced. */
-  sessionGeneration(): number {
-    return this.slot().generation;
-  }
-
-  loginCount(): number {
-    return this.sessions.loginCount();
+  ) {
+    super(cred, () => new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: ctx.name, api: 'rest', message: `vCenter "${ctx.name}": client is closed` }));
   }
 
   /** `GET /api{path}` with the session; decoded JSON. */
@@ -125,7 +102,7 @@ export class RestClient {
   }
 
   /** `POST /api/session` with HTTP Basic → 201 and the session id as a JSON string. */
-  private async login(): Promise<string> {
+  protected async login(): Promise<string> {
     const auth = 'Basic ' + Buffer.from(`${this.cred.username}:${this.cred.password}`, 'utf8').toString('base64');
     const res = await withRetry(
       async () => {
@@ -147,17 +124,13 @@ export class RestClient {
   }
 
   /** `DELETE /api/session` (best effort, never retried). */
-  private async logout(sessionId: string): Promise<void> {
+  protected async logout(sessionId: string): Promise<void> {
     try {
       const r = await this.transport.send({ api: 'rest', method: 'DELETE', path: '/api/session', headers: { [SESSION_HEADER]: sessionId } });
       this.ctx.logger.info('REST session closed', { vcenter: this.ctx.name, status: r.status });
     } catch (err) {
       this.ctx.logger.warn('REST logout failed', { vcenter: this.ctx.name, error: err instanceof UpstreamError ? err.toJSON() : String(err) });
     }
-  }
-
-  async close(): Promise<void> {
-    await this.sessions.closeAll();
   }
 
   private toError(res: HttpResponse, method: string, path: string, action?: string): UpstreamError {

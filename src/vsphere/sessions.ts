@@ -150,3 +150,48 @@ export async function withSession<T>(
     return await fn(fresh);
   }
 }
+
+/**
+ * What the REST and VI/JSON clients share: one session slot per credential, logged in and out
+ * through the subclass's own protocol, and the diagnostics the gateway reads from it.
+ */
+export abstract class SessionedClient {
+  private readonly sessions = new SessionStore();
+
+  constructor(
+    protected readonly cred: Credential,
+    private readonly closedError: () => Error,
+  ) {}
+
+  /** Logs in with `cred` and resolves to the session id. */
+  protected abstract login(): Promise<string>;
+  /** Ends a session (best effort, never throws). */
+  protected abstract logout(sessionId: string): Promise<void>;
+
+  protected slot(): SessionSlot {
+    return this.sessions.slot(this.cred, () => ({
+      login: () => this.login(),
+      logout: (id) => this.logout(id),
+      closedError: this.closedError,
+    }));
+  }
+
+  /** Ids of the sessions logged in now (for scrubbing them out of error messages). */
+  sessionIds(): string[] {
+    return this.sessions.currentIds();
+  }
+
+  /** Successful logins so far: a change means the session (and server state tied to it) was replaced. */
+  sessionGeneration(): number {
+    return this.slot().generation;
+  }
+
+  loginCount(): number {
+    return this.sessions.loginCount();
+  }
+
+  /** Logs out and refuses further logins. */
+  async close(): Promise<void> {
+    await this.sessions.closeAll();
+  }
+}

@@ -16,7 +16,7 @@ import {
 import { type HttpResponse, type HttpTransport, withRetry } from './http.ts';
 import type { ClientContext } from './rest-client.ts';
 import { SESSION_HEADER } from './rest-client.ts';
-import { type Credential, SessionStore, type SessionSlot, withSession } from './sessions.ts';
+import { type Credential, SessionedClient, withSession } from './sessions.ts';
 import { decodeVim, encodeFilterSpec, encodeVim, moRef } from './vim-codec.ts';
 import type {
   AboutInfo,
@@ -51,38 +51,17 @@ interface ViewEntry {
   view: Promise<ManagedObjectReference>;
 }
 
-export class VimClient {
-  private readonly sessions = new SessionStore();
+export class VimClient extends SessionedClient {
   private content: Promise<ServiceContent> | undefined;
   private release: string | undefined;
   private readonly views = new Map<string, ViewEntry>();
 
   constructor(
     private readonly transport: HttpTransport,
-    private readonly cred: Credential,
+    cred: Credential,
     private readonly ctx: ClientContext,
-  ) {}
-
-  private slot(): SessionSlot {
-    return this.sessions.slot(this.cred, () => ({
-      login: () => this.login(),
-      logout: (id) => this.logout(id),
-      closedError: () =>
-        new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: this.ctx.name, api: 'vim', message: `vCenter "${this.ctx.name}": client is closed` }),
-    }));
-  }
-
-  sessionIds(): string[] {
-    return this.sessions.currentIds();
-  }
-
-  /** Successful logins so far: a change means the session (and its filters and views) was replaced. */
-  sessionGeneration(): number {
-    return this.slot().generation;
-  }
-
-  loginCount(): number {
-    return this.sessions.loginCount();
+  ) {
+    super(cred, () => new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: ctx.name, api: 'vim', message: `vCenter "${ctx.name}": client is closed` }));
   }
 
   /** The release discovered from `about.apiVersion` (undefined before the first call). */
@@ -151,7 +130,7 @@ export class VimClient {
 
   // ---------- sessions ----------
 
-  private async login(): Promise<string> {
+  protected async login(): Promise<string> {
     const content = await this.serviceContent();
     const sm = content.sessionManager;
     if (!sm) {
@@ -183,7 +162,7 @@ export class VimClient {
     return id;
   }
 
-  private async logout(sessionId: string): Promise<void> {
+  protected async logout(sessionId: string): Promise<void> {
     try {
       const content = await this.serviceContent();
       if (!content.sessionManager) return;
@@ -195,9 +174,9 @@ export class VimClient {
     }
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.views.clear();
-    await this.sessions.closeAll();
+    await super.close();
   }
 
   // ---------- calls ----------
