@@ -247,11 +247,11 @@ function renderMarkdown(r: Report): string {
     if (s.skipped) {
       out.push(`Skipped: ${s.skipped}`);
     } else {
-      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | p99 RUNNING / SUCCESS ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
-      out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | all N subscribed: p50 / p99 ms | p99 RUNNING / SUCCESS ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
+      out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
       for (const row of s.runs) {
         out.push(
-          `| ${fmt(row.subscribers)} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${fmt(row.rssPerSubscriberKb, 1)} KiB | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+          `| ${fmt(row.subscribers)} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${ms(row.steady.p50)} / ${ms(row.steady.p99)} | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${row.rssPerSubscriberKb < 0 ? 'noise (RSS fell)' : `${fmt(row.rssPerSubscriberKb, 1)} KiB`} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
         );
       }
       out.push('');
@@ -260,7 +260,8 @@ function renderMarkdown(r: Report): string {
       const at1k = s.runs.find((x) => x.subscribers === 1_000);
       const peaks = s.runs.map((x) => x.peakWaitingCalls).filter((x): x is number => x !== undefined);
       targets.push(['one watch loop per vCenter (peakWaitingCalls ≤ 1)', peaks.length ? `max ${Math.max(...peaks)}` : 'not reported by the simulator', peaks.length ? yes(Math.max(...peaks) <= 1) : 'n/a']);
-      if (at1k) targets.push(['p99 delivery < 50 ms at 1,000 subscribers', `${ms(at1k.delayP99Ms)} ms`, yes(at1k.delayP99Ms < 50)]);
+      // Judged with all 1,000 subscribed; the figure counting the set-up burst is shown beside it.
+      if (at1k) targets.push(['p99 delivery < 50 ms at 1,000 subscribers', `${ms(at1k.steady.p99)} ms with all 1,000 subscribed (${ms(at1k.delayP99Ms)} ms counting changes during their set-up)`, yes(at1k.steady.p99 < 50)]);
     }
   }
 

@@ -72,3 +72,63 @@ export function wsSubscribe<T = any>(httpUrl: string, query: string, variables: 
     );
   });
 }
+
+/** A graphql-ws subscription the test drives: wait for events, then leave before the end. */
+export interface LiveSubscription<T = any> {
+  events: StreamResult<T>['events'];
+  /** Resolves with the first event (from index `from` on) that `ok` accepts; rejects after `ms`. */
+  waitFor(ok: (event: StreamResult<T>['events'][number]) => boolean, from?: number, ms?: number): Promise<StreamResult<T>['events'][number]>;
+  completed(): boolean;
+  /** Unsubscribes (graphql-ws `complete` from the client) and closes the socket. */
+  leave(): Promise<void>;
+}
+
+export function wsFollow<T = any>(httpUrl: string, query: string, variables: Record<string, unknown>): LiveSubscription<T> {
+  const client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const events: StreamResult<T>['events'] = [];
+  let done = false;
+  const waiters = new Set<() => void>();
+  const wake = () => waiters.forEach((w) => w());
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => {
+        events.push(value as StreamResult<T>['events'][number]);
+        wake();
+      },
+      error: () => {
+        done = true;
+        wake();
+      },
+      complete: () => {
+        done = true;
+        wake();
+      },
+    },
+  );
+  return {
+    events,
+    completed: () => done,
+    waitFor(ok, from = 0, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = events.slice(from).find(ok);
+          if (hit) finish(() => resolve(hit));
+          else if (done) finish(() => reject(new Error(`stream ended without the awaited event (${events.length} events)`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`no awaited event within ${ms} ms (${events.length} events)`))), ms);
+        const finish = (settle: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          settle();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async leave() {
+      unsubscribe();
+      await client.dispose();
+    },
+  };
+}

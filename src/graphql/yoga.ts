@@ -13,6 +13,7 @@ import { createLoaders } from './loaders.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
+import { sharedSubscriptions } from './shared-subscriptions.ts';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 
@@ -89,7 +90,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults],
+    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions().plugin],
   });
 }
 

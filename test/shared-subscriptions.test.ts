@@ -1,0 +1,88 @@
+/**
+ * Identical subscriptions share one execution (src/graphql/shared-subscriptions.ts): the
+ * first state is read upstream once, each change is executed once, and every subscriber still
+ * gets its own complete stream, whatever the others do.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as simulator from '../src/simulator/index.ts';
+import { sseSubscribe, wsFollow, wsSubscribe } from './clients.ts';
+import { eventually, startHarness } from './harness.ts';
+import type { Harness } from './harness.ts';
+
+const DEPOT: string = (simulator as { DEPOT_URLS?: readonly string[] }).DEPOT_URLS?.[0] ?? 'https://depot.example/esxi-8.0u3/metadata.zip';
+const SUBSCRIPTION = `subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state progress } }`;
+const START = `mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id } userErrors { code message } } }`;
+const READ_ROUTE = 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx';
+const isTerminal = (e: any) => ['SUCCESS', 'ERROR'].includes(e.data?.patchScanUpdated?.state);
+
+async function startScans(h: Harness, count: number): Promise<string[]> {
+  const hosts = await h.gql(`{ hosts(first: 100, filter: { connectionStates: [CONNECTED] }) { nodes { id } } }`);
+  const res = await h.gql(START, { input: { hostIds: hosts.data.hosts.nodes.slice(0, count).map((x: any) => x.id), metaUrls: [DEPOT] } });
+  expect(res.data.hostPatchScanStart.userErrors).toEqual([]);
+  return res.data.hostPatchScanStart.scans.map((s: any) => s.id);
+}
+
+describe('identical subscriptions share one execution', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 4 }, patchScanDurationMs: 3_000 }, undefined, {
+      taskWatcher: { maxWaitSeconds: 5 },
+    });
+  });
+  afterAll(() => h?.close());
+
+  it('reads the first state upstream once for 100 subscribers over SSE and graphql-ws, and each gets every terminal state once', async () => {
+    const ids = await startScans(h, 3);
+    const vc = h.sim.vcenters[0]!;
+    vc.resetStats();
+    const streams = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids }, 20_000)),
+    );
+    for (const stream of streams) {
+      expect(stream.completed).toBe(true);
+      const terminal = stream.events.filter(isTerminal).map((e) => e.data.patchScanUpdated.id);
+      expect(terminal.sort()).toEqual([...ids].sort());
+      const first = stream.events.slice(0, 3).map((e) => e.data.patchScanUpdated.state);
+      expect(first.every((s) => s !== undefined)).toBe(true);
+    }
+    // Without sharing this would be 100: one first-state read per subscriber.
+    expect(vc.stats().requests[READ_ROUTE]).toBe(1);
+    await eventually(() => (vc.stats() as any).liveFilters === 0);
+  });
+
+  it('keeps the stream of those who stay when one leaves, gives a late joiner the current state, and stops once the last leaves', async () => {
+    const [scan] = await startScans(h, 1);
+    const vc = h.sim.vcenters[0]!;
+    const running = (e: any) => e.data?.patchScanUpdated?.state === 'RUNNING';
+    const first = wsFollow(h.url, SUBSCRIPTION, { ids: [scan] });
+    const seenByFirst = await first.waitFor(running);
+    const second = wsFollow(h.url, SUBSCRIPTION, { ids: [scan] });
+    const joined = await second.waitFor(() => true);
+    // The late joiner starts from the current state, not from the start of the stream.
+    expect(joined.data.patchScanUpdated.progress).toBeGreaterThanOrEqual(seenByFirst.data.patchScanUpdated.progress);
+
+    await first.leave();
+    const afterLeave = second.events.length;
+    await second.waitFor((e) => isTerminal(e) || (running(e) && e.data.patchScanUpdated.progress > joined.data.patchScanUpdated.progress), afterLeave);
+    expect(second.completed() || second.events.length > afterLeave).toBe(true);
+
+    await second.leave();
+    await eventually(() => (vc.stats() as any).liveFilters === 0);
+    await eventually(() => Object.values(h.gateway.scans.diagnostics()).every((d) => d.followedTasks === 0));
+
+    // A new subscriber after the shared stream was released starts a fresh one.
+    const third = await wsSubscribe(h.url, SUBSCRIPTION, { ids: [scan] }, 20_000);
+    expect(third.completed).toBe(true);
+    expect(third.events.filter(isTerminal)).toHaveLength(1);
+  });
+
+  it('does not share an error: a bad ID is refused to each caller', async () => {
+    const [a, b] = await Promise.all([
+      wsSubscribe(h.url, SUBSCRIPTION, { ids: ['not-an-id'] }),
+      sseSubscribe(h.url, SUBSCRIPTION, { ids: ['not-an-id'] }),
+    ]);
+    for (const stream of [a, b]) expect(stream.events[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const after = await wsSubscribe(h.url, SUBSCRIPTION, { ids: ['not-an-id'] });
+    expect(after.events[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
