@@ -104,8 +104,9 @@ export async function measureScans(opts: {
     note:
       'Delay = arrival at the client − the instant the simulator\'s task changed (from startedAt/completedAt and the deterministic progress timeline). ' +
       '"All N subscribed" counts only changes made after the last subscription was established; the columns before it also count changes during the set-up burst. ' +
-      'The simulator answers WaitForUpdatesEx by re-checking every 25 ms after its injected latency, so up to ~25 ms of every delay is the simulated vCenter\'s own polling; ' +
-      'each gateway round trip after an update also pays the injected latency before the next wait starts.',
+      'The simulator answers a waiting WaitForUpdatesEx at the instant a task changes, plus its injected latency; ' +
+      'each gateway round trip after an update also pays that latency before the next wait starts, so a change right after an answer waits up to two latencies. ' +
+      'Subscriber i follows scan i mod 50 with the same document, so subscribers of one scan share one execution (src/graphql/shared-subscriptions.ts).',
     runs: [],
   };
   for (const n of opts.subscribers) {

@@ -11,6 +11,8 @@ import type { RequestLimits } from './graphql/limits.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
 import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from './log.ts';
 import { ScanService } from './scans/service.ts';
@@ -101,6 +103,7 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
  */
 function serveGraphQLOverWebSocket(yoga: GatewayYoga, server: Server): WebSocketServer {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  wss.on('connection', (ws, request) => coalesceWrites(ws, request.socket));
   useServer(
     {
       execute: (args: any) => args.rootValue.execute(args),
@@ -128,6 +131,27 @@ function serveGraphQLOverWebSocket(yoga: GatewayYoga, server: Server): WebSocket
     wss,
   );
   return wss;
+}
+
+/**
+ * One scan change goes to many subscriptions at once, often on the same socket. Corking the
+ * socket on the first message of a burst and uncorking once the burst is sent turns hundreds
+ * of small writes (a syscall each) into one.
+ */
+function coalesceWrites(ws: WebSocket, socket: Duplex): void {
+  const send = ws.send.bind(ws) as (...args: unknown[]) => void;
+  let corked = false;
+  ws.send = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    send(...args);
+  }) as WebSocket['send'];
 }
 
 /** CORS-safelisted content types: a browser sends these cross-site without a preflight. */

@@ -8,6 +8,8 @@ import { judgeBulletins, DEPOT_CATALOGS } from '../src/simulator/depot.ts';
 import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
 import type { Simulator, SimulatedVCenter } from '../src/simulator/index.ts';
 import { buildFleet, DEFAULT_FLEET_SIZE } from '../src/simulator/inventory.ts';
+import { nextChangeAt, taskState } from '../src/simulator/tasks.ts';
+import type { SimTask } from '../src/simulator/tasks.ts';
 
 const VIM = '/sdk/vim25/8.0.3.0';
 const PC = `${VIM}/PropertyCollector/propertyCollector`;
@@ -154,6 +156,27 @@ describe('simulator: patch depots', () => {
 });
 
 describe('simulator: tasks', () => {
+  it('knows when a task next changes, so a waiting WaitForUpdatesEx can answer at that instant', () => {
+    const task = { moId: 'task-1', queueTime: 1_000, durationMs: 1_000, result: () => undefined } as unknown as SimTask;
+    const key = (now: number) => JSON.stringify(taskState(task, now));
+    const instants: number[] = [];
+    for (let now = 1_000; now < 2_100; ) {
+      const at = nextChangeAt(task, now);
+      if (at === undefined) break;
+      expect(at).toBeGreaterThan(now);
+      // Nothing changes before that instant, and something does at it.
+      expect(key(at - 0.5)).toBe(key(now));
+      expect(key(at)).not.toBe(key(now));
+      instants.push(at);
+      now = at;
+    }
+    // queued → running at 0 % → 10 % … 90 % → success: 11 changes, the last at the end.
+    expect(instants).toHaveLength(11);
+    expect(instants.at(-1)).toBe(task.queueTime + 20 + task.durationMs);
+    expect(nextChangeAt(task, 2_020)).toBeUndefined();
+    expect(nextChangeAt({ ...task, cancelledAt: 1_500 }, 1_600)).toBeUndefined();
+  });
+
   it('has every required TaskInfo field in every state; cancels queued/running tasks; InvalidState once finished', async () => {
     const task = ((await scan('host-10', { metaUrls: [U3_DEPOT] })).json as Json).value as string;
     const first = await info(task);

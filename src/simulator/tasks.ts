@@ -46,6 +46,17 @@ export function taskState(t: SimTask, now: number): { state: TaskState; progress
   return { state: t.failure ? 'error' : 'success', startTime: start, completeTime: end, progress: 100 };
 }
 
+/** When taskState(t) next changes (start, each progress step, the end); undefined once it no longer will. */
+export function nextChangeAt(t: SimTask, now: number): number | undefined {
+  const start = t.queueTime + QUEUED_MS;
+  const end = start + t.durationMs;
+  if (t.cancelledAt !== undefined || now >= end) return undefined;
+  if (now < start) return start;
+  const step = t.durationMs / 10;
+  // Progress steps of 10: the tenth step is the end.
+  return Math.min(start + (Math.floor((now - start) / step) + 1) * step, end);
+}
+
 export function isTerminal(t: SimTask, now: number): boolean {
   const s = taskState(t, now).state;
   return s === 'success' || s === 'error';
@@ -118,6 +129,16 @@ export class TaskStore {
   /** TaskManager.recentTask: queued, running and recently finished tasks, oldest first. */
   recent(): SimTask[] {
     return [...this.tasks.values()];
+  }
+
+  /** The next instant any task's state changes, so that a waiting WaitForUpdatesEx answers then, not at its next poll. */
+  nextChangeAt(now: number): number | undefined {
+    let next: number | undefined;
+    for (const t of this.all.values()) {
+      const at = nextChangeAt(t, now);
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next;
   }
 
   counts(): { live: number; running: number } {

@@ -2,6 +2,8 @@
 // reported; a wait computes the difference against the current inventory
 // and task states, answering at once when something changed and otherwise
 // re-checking until maxWaitSeconds passes (then 200 null, per the spec).
+// Task states change at known instants, so a wait wakes exactly then (as a
+// vCenter answers as soon as a task moves); other changes are polled.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VimFault, fault } from './faults.ts';
@@ -19,7 +21,7 @@ export interface FilterState {
   reported: Map<string, { obj: unknown; props: Map<string, unknown> }>;
 }
 
-/** How often a waiting WaitForUpdatesEx looks for changes. */
+/** How often a waiting WaitForUpdatesEx looks for changes other than task progress. */
 const POLL_MS = 25;
 
 /** Validates a filter spec the way CreateFilter does (same faults as RetrievePropertiesEx). */
@@ -145,7 +147,10 @@ export async function waitForUpdates(ctx: VimContext, sessions: SessionStore, se
     const remaining = deadline - Date.now();
     if (remaining <= 0) return null;
     try {
-      await sleep(Math.min(POLL_MS, remaining), undefined, { signal });
+      const taskChange = ctx.tasks.nextChangeAt(Date.now());
+      // +1: timers have millisecond resolution; wake just after the boundary, not just before.
+      const untilTaskChange = taskChange === undefined ? POLL_MS : Math.max(1, Math.ceil(taskChange - Date.now()) + 1);
+      await sleep(Math.min(POLL_MS, untilTaskChange, remaining), undefined, { signal });
     } catch {
       throw fault.requestCanceled();
     }
