@@ -47,6 +47,8 @@ export interface FleetResult {
     hostsReturned: number;
     responseBytes: number;
     peakRssMb: number;
+    /** CPU time (user + system) per timed query: the gateway's, and the simulator's answering it. */
+    cpuMsPerQuery: { gateway: number; simulator: number };
     peakHeapMb: number;
     rssAfterMb: number;
     /** TLS secure contexts the gateway built during the timed runs (≈ new upstream TLS connections), and their CPU time. */
@@ -92,6 +94,8 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
     await gw.child.call('resetPeak');
     await gw.child.call('tlsStats', { reset: true });
 
+    const cpu = () => Promise.all([gw!.child.call<NodeJS.CpuUsage>('cpuUsage'), sim.child.call<NodeJS.CpuUsage>('cpuUsage')]);
+    const cpuBefore = await cpu();
     const samples: RunSample[] = [];
     let hostsReturned = 0;
     let responseBytes = 0;
@@ -103,6 +107,8 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
       hostsReturned = countHosts(result.data);
       responseBytes = bytes;
     }
+    const cpuAfter = await cpu();
+    const cpuMs = (i: 0 | 1) => (cpuAfter[i].user + cpuAfter[i].system - cpuBefore[i].user - cpuBefore[i].system) / 1000 / opts.reps;
     const mem = await gw.child.memory();
     const tlsStats = await gw.child.call<{ contexts: number; ms: number }>('tlsStats', { reset: true });
     const last = samples[samples.length - 1]!;
@@ -122,6 +128,7 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
         hostsReturned,
         responseBytes,
         peakRssMb: mb(mem.peakRss),
+        cpuMsPerQuery: { gateway: cpuMs(0), simulator: cpuMs(1) },
         peakHeapMb: mb(mem.peakHeap),
         rssAfterMb: mb(mem.rss),
         newTlsConnections: tlsStats.contexts,
@@ -132,6 +139,7 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetResult> {
     log(
       `  [${opts.label}] gateway: median ${result.gateway.wall.median.toFixed(1)} ms, p95 ${result.gateway.wall.p95.toFixed(1)} ms, ` +
         `${result.gateway.requests} upstream requests, ${hostsReturned}/${hosts} hosts, peak RSS ${result.gateway.peakRssMb.toFixed(0)} MB, ` +
+        `CPU per query ${result.gateway.cpuMsPerQuery.gateway.toFixed(0)} ms gateway + ${result.gateway.cpuMsPerQuery.simulator.toFixed(0)} ms simulator, ` +
         `${tlsStats.contexts} new upstream TLS connections (${tlsStats.ms.toFixed(0)} ms building contexts)` +
         (result.gateway.errors.length ? `, errors: ${result.gateway.errors.join(', ')}` : ''),
     );

@@ -228,6 +228,7 @@ function renderMarkdown(r: Report): string {
     const seq = f.baselines.sequential && f.baselines.sequential.wall.median / g.wall.median;
     out.push(
       `gateway / lower bound = **${fmt(overLb, 2)}**; baseline / gateway = **${par ? fmt(par, 1) : '–'}** (parallel N+1), **${seq ? fmt(seq, 1) : '–'}** (sequential script). ` +
+        `CPU per query: ${ms(g.cpuMsPerQuery.gateway)} ms in the gateway, ${ms(g.cpuMsPerQuery.simulator)} ms in the simulator (2 cores between them). ` +
         `Hosts returned ${g.hostsReturned}/${f.hosts}, response ${fmt(g.responseBytes / 1024)} KiB, gateway peak RSS ${fmt(g.peakRssMb)} MB (heap ${fmt(g.peakHeapMb)} MB), ` +
         `${g.newTlsConnections} new upstream TLS connections during the timed runs (${fmt(g.tlsContextMs)} ms of CPU building their contexts)` +
         (g.errors.length ? `, errors: ${g.errors.join(', ')}` : ', no errors') +
@@ -282,11 +283,11 @@ function renderMarkdown(r: Report): string {
   if (r.growth?.length) {
     out.push('### 4. How cost grows (gateway, fleet query)');
     out.push('');
-    out.push('| fleet (vCenters × clusters × hosts) | clusters | hosts | median ms | p95 ms | / lower bound | upstream requests | by route | peak RSS MB | errors |');
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
+    out.push('| fleet (vCenters × clusters × hosts) | clusters | hosts | median ms | p95 ms | / lower bound | gateway / simulator CPU ms per query | upstream requests | by route | peak RSS MB | errors |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
     for (const g of r.growth) {
       out.push(
-        `| ${g.label} | ${g.clusters} | ${fmt(g.hosts)} | ${ms(g.gateway.wall.median)} | ${ms(g.gateway.wall.p95)} | ${fmt(g.gateway.wall.median / g.lowerBoundMs, 2)} | ${g.gateway.requests} | ${routes(g.gateway.routes)} | ${fmt(g.gateway.peakRssMb)} | ${g.gateway.errors.join(', ') || 'none'} |`,
+        `| ${g.label} | ${g.clusters} | ${fmt(g.hosts)} | ${ms(g.gateway.wall.median)} | ${ms(g.gateway.wall.p95)} | ${fmt(g.gateway.wall.median / g.lowerBoundMs, 2)} | ${ms(g.gateway.cpuMsPerQuery.gateway)} / ${ms(g.gateway.cpuMsPerQuery.simulator)} | ${g.gateway.requests} | ${routes(g.gateway.routes)} | ${fmt(g.gateway.peakRssMb)} | ${g.gateway.errors.join(', ') || 'none'} |`,
       );
     }
     out.push('');

@@ -37,15 +37,21 @@ export function isBoxed(v: unknown): v is Boxed {
   return isPlainObject(v) && typeof v._typeName === 'string' && '_value' in v;
 }
 
-/** Decodes a VI/JSON value as described at the top of this module. */
+/**
+ * Decodes a VI/JSON value as described at the top of this module, in place: pass a value you
+ * own, such as a freshly parsed body. A host list is megabytes of JSON; copying it once more
+ * only fed the garbage collector. Decoding a decoded value again changes nothing.
+ */
 export function decodeVim(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(decodeVim);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = decodeVim(value[i]);
+    return value;
+  }
   const obj = value as Record<string, unknown>;
   if (typeof obj._typeName === 'string' && '_value' in obj) return decodeVim(obj._value);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = decodeVim(v);
-  return out;
+  for (const k in obj) obj[k] = decodeVim(obj[k]);
+  return obj;
 }
 
 /** Builds a ManagedObjectReference. */
