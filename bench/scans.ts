@@ -27,6 +27,11 @@ import { errorCodes, gql, percentile, sumRoutes, total } from './util.ts';
 
 export interface ScanRun {
   subscribers: number;
+  /**
+   * Whether subscribers of one scan sent the same document (and so share one execution), or
+   * each its own (operation name Follow<i>): the cost without sharing.
+   */
+  sharedDocuments: boolean;
   connections: number;
   scanDurationMs: number;
   setupMs: number;
@@ -92,6 +97,8 @@ function changeInstant(e: ScanEvent, durationMs: number): number | undefined {
 
 export async function measureScans(opts: {
   subscribers: number[];
+  /** Subscriber counts to measure again with a distinct document per subscriber (no sharing). */
+  distinctDocumentsAt?: number[];
   scans: number;
   scanDurationMs: number;
   latencyMs: number;
@@ -106,13 +113,14 @@ export async function measureScans(opts: {
       '"All N subscribed" counts only changes made after the last subscription was established; the columns before it also count changes during the set-up burst. ' +
       'The simulator answers a waiting WaitForUpdatesEx at the instant a task changes, plus its injected latency; ' +
       'each gateway round trip after an update also pays that latency before the next wait starts, so a change right after an answer waits up to two latencies. ' +
-      'Subscriber i follows scan i mod 50 with the same document, so subscribers of one scan share one execution (src/graphql/shared-subscriptions.ts).',
+      'Subscriber i follows scan i mod 50 with the same document, so subscribers of one scan share one execution (src/graphql/shared-subscriptions.ts); in the row marked "each its own document" subscriber i names its operation Follow<i>, so nothing is shared.',
     runs: [],
   };
-  for (const n of opts.subscribers) {
+  const plan = [...opts.subscribers.map((n) => ({ n, shared: true })), ...(opts.distinctDocumentsAt ?? []).map((n) => ({ n, shared: false }))];
+  for (const { n, shared } of plan) {
     // Scans must outlast the set-up of every subscription (each reads its scans once, upstream).
     const duration = opts.scanDurationMs + n * 2;
-    const run = await oneRun(n, { ...opts, scanDurationMs: duration });
+    const run = await oneRun(n, shared, { ...opts, scanDurationMs: duration });
     if (typeof run === 'string') {
       result.skipped = run;
       break;
@@ -122,7 +130,7 @@ export async function measureScans(opts: {
   return result;
 }
 
-async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; latencyMs: number; cpuProfDir?: string; log: (l: string) => void }): Promise<ScanRun | string> {
+async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number; scanDurationMs: number; latencyMs: number; cpuProfDir?: string; log: (l: string) => void }): Promise<ScanRun | string> {
   const { log } = opts;
   const sim = await SimProcess.start({
     size: { vcenters: 3, datacentersPerVcenter: 1, clustersPerDatacenter: 2, hostsPerCluster: Math.max(4, Math.ceil(opts.scans / 5)) },
@@ -188,7 +196,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
     for (let i = 0; i < n; i++) {
       const client = clients[i % sockets]!;
       client.subscribe<{ patchScanUpdated: ScanEvent }>(
-        { query: SUBSCRIPTION, variables: { ids: [scanIds[i % scanIds.length]] } },
+        { query: sharedDocuments ? SUBSCRIPTION : SUBSCRIPTION.replace('subscription Follow', `subscription Follow${i}`), variables: { ids: [scanIds[i % scanIds.length]] } },
         {
           next: (msg) => {
             const now = Date.now();
@@ -234,7 +242,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
     await sim.reset();
     const windowStart = Date.now();
     const after = await gw.child.memory(true);
-    log(`  [scans] N=${n}: ${establishedCount}/${n} subscriptions in ${setupMs} ms over ${sockets} socket(s), ${setupRequests} upstream requests to set up`);
+    log(`  [scans] N=${n}${sharedDocuments ? "" : " (distinct documents)"}: ${establishedCount}/${n} subscriptions in ${setupMs} ms over ${sockets} socket(s), ${setupRequests} upstream requests to set up`);
 
     await bounded(allCompleted, opts.scanDurationMs + 30_000);
     const windowMs = Date.now() - windowStart;
@@ -245,6 +253,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
     const filters = setupStats.map((s) => (s as Partial<SimStats>).liveFilters).filter((x): x is number => typeof x === 'number');
     const run: ScanRun = {
       subscribers: n,
+      sharedDocuments,
       connections: sockets,
       scanDurationMs: opts.scanDurationMs,
       setupMs,
@@ -273,7 +282,7 @@ async function oneRun(n: number, opts: { scans: number; scanDurationMs: number; 
       errors: [...new Set(errors)].slice(0, 10),
     };
     log(
-      `  [scans] N=${n}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
+      `  [scans] N=${n}${sharedDocuments ? "" : " (distinct documents)"}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
         `(RUNNING p99 ${run.delayByState['RUNNING']?.p99 ?? '–'} ms, SUCCESS p99 ${run.delayByState['SUCCESS']?.p99 ?? '–'} ms), peak waiting ${run.peakWaitingCalls ?? 'n/a'}, ${run.heapPerSubscriberKb.toFixed(1)} KiB heap/subscriber, ${completed}/${n} completed`,
     );
     return run;
