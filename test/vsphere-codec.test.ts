@@ -237,4 +237,22 @@ describe('sessions and semaphore (unit)', () => {
     expect(sem.peak).toBe(3);
     expect(sem.inFlight).toBe(0);
   });
+
+  it('semaphore serves an urgent waiter (the task watch loop) before those queued earlier, within the cap', async () => {
+    const sem = new Semaphore(1);
+    await sem.acquire();
+    const order: string[] = [];
+    const queued = [1, 2].map((n) => sem.acquire().then(() => order.push(`normal-${n}`)));
+    const urgent = sem.acquire(true).then(() => order.push('urgent'));
+    expect(sem.waiting).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      sem.release();
+      await new Promise((r) => setImmediate(r));
+      expect(sem.inFlight).toBe(1);
+    }
+    await Promise.all([...queued, urgent]);
+    expect(order).toEqual(['urgent', 'normal-1', 'normal-2']);
+    sem.release();
+    expect(sem.inFlight).toBe(0);
+  });
 });

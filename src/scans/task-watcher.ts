@@ -13,7 +13,7 @@
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { ManagedObjectReference, ObjectContent, TaskInfo, UpdateSet, VCenterClient } from '../vsphere/index.ts';
-import { isUpstreamError, moRef, propsOf } from '../vsphere/index.ts';
+import { Semaphore, isUpstreamError, moRef, propsOf } from '../vsphere/index.ts';
 
 export type TaskListener = (info: TaskInfo) => void;
 /** Called when the watcher gives up on a task: the vCenter stayed unreachable, or the task vanished. */
@@ -46,6 +46,8 @@ interface WatchedTask {
   last?: TaskInfo;
 }
 
+const RELEASE_CONCURRENCY = 4;
+
 export function isTerminal(info: TaskInfo | undefined): boolean {
   return info?.state === 'success' || info?.state === 'error';
 }
@@ -68,6 +70,11 @@ export class TaskWatcher {
   private closed = false;
   /** Filters being destroyed in the background. */
   private readonly releasing = new Set<Promise<void>>();
+  /**
+   * Filter clean-up runs a few at a time: when many scans finish together, their releases
+   * must leave the vCenter's connection slots to the wait loop and to queries.
+   */
+  private readonly releaseSlots = new Semaphore(RELEASE_CONCURRENCY);
   /** Resolves an in-progress sleep early (new task, close). */
   private wake: (() => void) | undefined;
 
@@ -188,7 +195,7 @@ export class TaskWatcher {
         collector,
         'WaitForUpdatesEx',
         { version: this.version, options: { _typeName: 'WaitOptions', maxWaitSeconds: this.opts.maxWaitSeconds } },
-        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000 },
+        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000, urgent: true },
       );
     } catch (error) {
       // CancelWaitForUpdates (nobody follows any more) ends the wait with RequestCanceled.
@@ -291,7 +298,14 @@ export class TaskWatcher {
 
   /** Destroys a filter in the background; close() waits for those still under way. */
   private release(filterMoId: string): void {
-    const destroying: Promise<void> = this.destroyFilter(filterMoId).finally(() => this.releasing.delete(destroying));
+    const destroying: Promise<void> = (async () => {
+      await this.releaseSlots.acquire();
+      try {
+        await this.destroyFilter(filterMoId);
+      } finally {
+        this.releaseSlots.release();
+      }
+    })().finally(() => this.releasing.delete(destroying));
     this.releasing.add(destroying);
   }
 

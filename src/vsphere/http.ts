@@ -32,6 +32,8 @@ export interface HttpRequest {
   json?: unknown;
   /** Overrides the endpoint's timeout for this call (long polls such as WaitForUpdatesEx). */
   timeoutMs?: number;
+  /** Served before queued requests when the concurrency cap is reached (see Semaphore). */
+  urgent?: boolean;
 }
 
 export interface HttpResponse {
@@ -42,33 +44,38 @@ export interface HttpResponse {
   text: string;
 }
 
-/** A counting semaphore with a FIFO queue. */
+/**
+ * A counting semaphore with a FIFO queue; urgent waiters go ahead of the others. The task watch
+ * loop is urgent: at most one per vCenter, and every scan subscriber waits on it, so it must not
+ * queue behind a burst of other calls (its own filter clean-up, a large query).
+ */
 export class Semaphore {
   private active = 0;
   private peakActive = 0;
   private readonly queue: Array<() => void> = [];
+  private readonly urgentQueue: Array<() => void> = [];
   constructor(private readonly limit: number) {}
 
-  async acquire(): Promise<void> {
+  async acquire(urgent = false): Promise<void> {
     if (this.active < this.limit) {
       this.active++;
       this.peakActive = Math.max(this.peakActive, this.active);
       return;
     }
-    await new Promise<void>((resolve) => this.queue.push(resolve));
+    await new Promise<void>((resolve) => (urgent ? this.urgentQueue : this.queue).push(resolve));
     // the releasing side handed its slot to us: `active` is unchanged
     this.peakActive = Math.max(this.peakActive, this.active);
   }
 
   release(): void {
-    const next = this.queue.shift();
+    const next = this.urgentQueue.shift() ?? this.queue.shift();
     if (next) next();
     else this.active--;
   }
 
   get inFlight(): number { return this.active; }
   get peak(): number { return this.peakActive; }
-  get waiting(): number { return this.queue.length; }
+  get waiting(): number { return this.urgentQueue.length + this.queue.length; }
 }
 
 const TLS_CODES = new Set([
@@ -162,7 +169,7 @@ export class HttpTransport {
         retryable: false,
       });
     }
-    await this.sem.acquire();
+    await this.sem.acquire(req.urgent);
     try {
       const response = await this.sendNow(req);
       if (OUTAGE_STATUSES.has(response.status)) this.breaker.recordOutage(`HTTP ${response.status} from ${stripQuery(req.path)}`);

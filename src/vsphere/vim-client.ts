@@ -38,6 +38,8 @@ export interface InvokeOptions {
   idempotent?: boolean;
   /** Overrides the endpoint's timeout for this call, e.g. a WaitForUpdatesEx long poll. */
   timeoutMs?: number;
+  /** Goes ahead of queued calls when the vCenter's concurrency cap is reached. */
+  urgent?: boolean;
 }
 
 interface CallResult<T> {
@@ -186,14 +188,14 @@ export class VimClient extends SessionedClient {
   }
 
   /** One authenticated call with session reuse/renewal and (for idempotent calls) retries. */
-  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, idempotent: boolean, timeoutMs?: number): Promise<CallResult<T>> {
+  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, idempotent: boolean, { timeoutMs, urgent }: Omit<InvokeOptions, 'idempotent'> = {}): Promise<CallResult<T>> {
     const path = `${await this.base()}${rel}`;
     return withSession(
       this.slot(),
       (sid) =>
         withRetry(
           async () => {
-            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid }, timeoutMs });
+            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid }, timeoutMs, urgent });
             if (r.status === 204) return { value: undefined as T, sid };
             if (r.status >= 200 && r.status < 300) return { value: decodeVim(r.body) as T, sid };
             throw this.toError(r, method, path);
@@ -208,7 +210,7 @@ export class VimClient extends SessionedClient {
   async invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
     const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(method)}`;
     const json = body === undefined ? undefined : encodeVim(body, `${method}RequestType`);
-    return (await this.call<T>('POST', rel, json, opts.idempotent ?? false, opts.timeoutMs)).value;
+    return (await this.call<T>('POST', rel, json, opts.idempotent ?? false, opts)).value;
   }
 
   /** `GET /{moType}/{moId}/{property}`, decoded. */
