@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DEPOT_URLS } from '../src/simulator/index.ts';
 import { sseSubscribe } from './clients.ts';
@@ -33,8 +33,10 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('npm start exits 0 on SIGTERM after serving', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'], {
+  it('npm start (the compiled build) serves, then exits 0 on SIGTERM', async () => {
+    // What `npm start` runs: build, then plain node on dist/ (schema copied, .ts imports rewritten).
+    execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['dist/src/main.js', '--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'info' },
     });
