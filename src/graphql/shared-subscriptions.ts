@@ -90,13 +90,7 @@ function isStream(result: SubscribeResult): result is AsyncIterable<ExecutionRes
   return typeof (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator] === 'function';
 }
 
-export interface SharedSubscriptions {
-  plugin: Plugin;
-  /** Shared streams running now (diagnostics and tests). */
-  active(): number;
-}
-
-export function sharedSubscriptions(): SharedSubscriptions {
+export function sharedSubscriptions(): Plugin {
   const streams = new Map<string, SharedStream>();
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
@@ -144,7 +138,7 @@ export function sharedSubscriptions(): SharedSubscriptions {
     return channel;
   };
 
-  const plugin: Plugin = {
+  return {
     onSubscribe({ args, subscribeFn, setSubscribeFn }) {
       const key = keyOf(args.document, args.operationName, args.variableValues);
       setSubscribeFn(async (subscribeArgs) => {
@@ -170,5 +164,4 @@ export function sharedSubscriptions(): SharedSubscriptions {
       });
     },
   };
-  return { plugin, active: () => streams.size };
 }
