@@ -76,6 +76,28 @@ describe('identical subscriptions share one execution', () => {
     expect(third.events.filter(isTerminal)).toHaveLength(1);
   });
 
+  it('releases the scan once its only SSE subscriber disconnects, long before the scan ends', async () => {
+    const [scan] = await startScans(h, 1);
+    const vc = h.sim.vcenters[0]!;
+    const abort = new AbortController();
+    const response = await fetch(h.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: SUBSCRIPTION, variables: { ids: [scan] } }),
+      signal: abort.signal,
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('"patchScanUpdated"')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(Object.values(h.gateway.scans.diagnostics()).some((d) => d.followedTasks === 1)).toBe(true);
+    abort.abort();
+    await eventually(() => Object.values(h.gateway.scans.diagnostics()).every((d) => d.followedTasks === 0));
+    await eventually(() => (vc.stats() as any).liveFilters === 0);
+    // The scan (3 s) is still running: the release came from the disconnect, not from its end.
+    const state = await h.gql(`query($id: ID!) { node(id: $id) { ... on PatchScan { state } } }`, { id: scan });
+    expect(state.data.node.state).toBe('RUNNING');
+  });
+
   it('does not share an error: a bad ID is refused to each caller', async () => {
     const [a, b] = await Promise.all([
       wsSubscribe(h.url, SUBSCRIPTION, { ids: ['not-an-id'] }),
