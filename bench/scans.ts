@@ -132,6 +132,7 @@ export async function measureScans(opts: {
 
 async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number; scanDurationMs: number; latencyMs: number; cpuProfDir?: string; log: (l: string) => void }): Promise<ScanRun | string> {
   const { log } = opts;
+  const label = `[scans] N=${n}${sharedDocuments ? '' : ' (distinct documents)'}`;
   const sim = await SimProcess.start({
     size: { vcenters: 3, datacentersPerVcenter: 1, clustersPerDatacenter: 2, hostsPerCluster: Math.max(4, Math.ceil(opts.scans / 5)) },
     latencyMs: opts.latencyMs,
@@ -180,11 +181,9 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
     let establishedCount = 0;
     let completed = 0;
     let delivered = 0;
-    const delays: number[] = [];
-    /** Every measured delay with the instant of its change, to split off the steady state. */
-    const timed: { at: number; delay: number }[] = [];
+    /** Every measured delay, with the instant and the state of its change (to split by state and steady window). */
+    const measured: { at: number; delay: number; state: string }[] = [];
     let allEstablishedAt = Number.POSITIVE_INFINITY;
-    const byState: Record<string, number[]> = {};
     let resolveEstablished!: () => void;
     let resolveCompleted!: () => void;
     const allEstablished = new Promise<void>((r) => (resolveEstablished = r));
@@ -215,10 +214,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
             if (!e) return;
             const at = changeInstant(e, opts.scanDurationMs);
             if (at !== undefined && at >= established[i]!) {
-              delays.push(now - at);
-              timed.push({ at, delay: now - at });
-              byState[e.state] ??= [];
-              byState[e.state]!.push(now - at);
+              measured.push({ at, delay: now - at, state: e.state });
             }
           },
           error: (err) => {
@@ -242,7 +238,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
     await sim.reset();
     const windowStart = Date.now();
     const after = await gw.child.memory(true);
-    log(`  [scans] N=${n}${sharedDocuments ? "" : " (distinct documents)"}: ${establishedCount}/${n} subscriptions in ${setupMs} ms over ${sockets} socket(s), ${setupRequests} upstream requests to set up`);
+    log(`  ${label}: ${establishedCount}/${n} subscriptions in ${setupMs} ms over ${sockets} socket(s), ${setupRequests} upstream requests to set up`);
 
     await bounded(allCompleted, opts.scanDurationMs + 30_000);
     const windowMs = Date.now() - windowStart;
@@ -251,6 +247,10 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
     const waits = Object.entries(routes).filter(([r]) => r.includes('WaitForUpdatesEx')).reduce((s, [, c]) => s + c, 0);
     const peaks = stats.map((s) => (s as Partial<SimStats>).peakWaitingCalls).filter((x): x is number => typeof x === 'number');
     const filters = setupStats.map((s) => (s as Partial<SimStats>).liveFilters).filter((x): x is number => typeof x === 'number');
+    const delays = measured.map((m) => m.delay);
+    const steady = measured.filter((m) => m.at >= allEstablishedAt).map((m) => m.delay);
+    const summary = (d: number[]) => ({ n: d.length, p50: percentile(d, 50), p99: percentile(d, 99) });
+    const states = [...new Set(measured.map((m) => m.state))];
     const run: ScanRun = {
       subscribers: n,
       sharedDocuments,
@@ -264,11 +264,8 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
       delayP50Ms: percentile(delays, 50),
       delayP99Ms: percentile(delays, 99),
       delayMaxMs: delays.length ? Math.max(...delays) : Number.NaN,
-      steady: (() => {
-        const d = timed.filter((t) => t.at >= allEstablishedAt).map((t) => t.delay);
-        return { n: d.length, p50: percentile(d, 50), p99: percentile(d, 99) };
-      })(),
-      delayByState: Object.fromEntries(Object.entries(byState).map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99) }])),
+      steady: summary(steady),
+      delayByState: Object.fromEntries(states.map((state) => [state, summary(measured.filter((m) => m.state === state).map((m) => m.delay))])),
       upstreamRps: total(routes) / (windowMs / 1000),
       waitRps: waits / (windowMs / 1000),
       windowRoutes: routes,
@@ -282,7 +279,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
       errors: [...new Set(errors)].slice(0, 10),
     };
     log(
-      `  [scans] N=${n}${sharedDocuments ? "" : " (distinct documents)"}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
+      `  ${label}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
         `(RUNNING p99 ${run.delayByState['RUNNING']?.p99 ?? '–'} ms, SUCCESS p99 ${run.delayByState['SUCCESS']?.p99 ?? '–'} ms), peak waiting ${run.peakWaitingCalls ?? 'n/a'}, ${run.heapPerSubscriberKb.toFixed(1)} KiB heap/subscriber, ${completed}/${n} completed`,
     );
     return run;

@@ -188,7 +188,7 @@ export class VimClient extends SessionedClient {
   }
 
   /** One authenticated call with session reuse/renewal and (for idempotent calls) retries. */
-  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, idempotent: boolean, { timeoutMs, urgent }: Omit<InvokeOptions, 'idempotent'> = {}): Promise<CallResult<T>> {
+  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, { idempotent = false, timeoutMs, urgent }: InvokeOptions): Promise<CallResult<T>> {
     const path = `${await this.base()}${rel}`;
     return withSession(
       this.slot(),
@@ -210,13 +210,13 @@ export class VimClient extends SessionedClient {
   async invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
     const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(method)}`;
     const json = body === undefined ? undefined : encodeVim(body, `${method}RequestType`);
-    return (await this.call<T>('POST', rel, json, opts.idempotent ?? false, opts)).value;
+    return (await this.call<T>('POST', rel, json, opts)).value;
   }
 
   /** `GET /{moType}/{moId}/{property}`, decoded. */
   async getProperty<T = unknown>(moType: string, moId: string, property: string): Promise<T> {
     const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(property)}`;
-    return (await this.call<T>('GET', rel, undefined, true)).value;
+    return (await this.call<T>('GET', rel, undefined, { idempotent: true })).value;
   }
 
   /**
@@ -232,7 +232,7 @@ export class VimClient extends SessionedClient {
       options: encodeVim(options.maxObjects !== undefined ? { maxObjects: options.maxObjects } : {}, 'RetrieveOptions'),
     };
     for (let round = 0; ; round++) {
-      const first = await this.call<RetrieveResult | null>('POST', `${base}/RetrievePropertiesEx`, body, true);
+      const first = await this.call<RetrieveResult | null>('POST', `${base}/RetrievePropertiesEx`, body, { idempotent: true });
       const objects: ObjectContent[] = [...(first.value?.objects ?? [])];
       let token = first.value?.token;
       let sid = first.sid;
@@ -241,7 +241,7 @@ export class VimClient extends SessionedClient {
         let page: CallResult<RetrieveResult | null>;
         try {
           page = await this.call<RetrieveResult | null>(
-            'POST', `${base}/ContinueRetrievePropertiesEx`, { _typeName: 'ContinueRetrievePropertiesExRequestType', token }, true,
+            'POST', `${base}/ContinueRetrievePropertiesEx`, { _typeName: 'ContinueRetrievePropertiesExRequestType', token }, { idempotent: true },
           );
         } catch (err) {
           if (round === 0 && this.slot().current() !== sid) {
@@ -284,7 +284,7 @@ export class VimClient extends SessionedClient {
       'POST',
       `/ViewManager/${encodeURIComponent(vm.value)}/CreateContainerView`,
       encodeVim({ container: content.rootFolder, type: [type], recursive: true }, 'CreateContainerViewRequestType'),
-      true,
+      { idempotent: true },
     ).then(
       (r) => {
         entry.sid = r.sid;

@@ -126,9 +126,12 @@ export function encodeFilterSpec(spec: PropertyFilterSpec): unknown {
   );
 }
 
-/** `propSet` of an ObjectContent as a map `{ 'runtime.connectionState': 'connected', ... }`, values decoded. */
+/**
+ * `propSet` of a decoded ObjectContent (as the client returns it) as a map
+ * `{ 'runtime.connectionState': 'connected', ... }`. The body was decoded once on arrival.
+ */
 export function propsOf(obj: ObjectContent): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const p of (obj.propSet ?? []) as DynamicProperty[]) out[p.name] = decodeVim(p.val);
+  for (const p of (obj.propSet ?? []) as DynamicProperty[]) out[p.name] = p.val;
   return out;
 }
