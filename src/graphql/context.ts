@@ -1,4 +1,5 @@
 import type { GraphQLError } from 'graphql';
+import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
@@ -32,6 +33,8 @@ export class Upstreams {
 }
 
 export interface GraphQLContext {
+  /** Who runs this operation; decided before execution by the authentication mode. */
+  caller: Caller;
   upstreams: Upstreams;
   /** Per-request DataLoaders: batching and de-duplication never outlive one operation. */
   loaders: Loaders;

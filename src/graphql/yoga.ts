@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { GraphQLError } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createSchema, createYoga } from 'graphql-yoga';
-import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yoga';
+import { anonymousCaller } from '../auth/caller.ts';
+import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
@@ -74,9 +76,10 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         return clientError;
       },
     },
-    context: (): Omit<GraphQLContext, never> => {
+    context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
       const partialErrors: GraphQLError[] = [];
       return {
+        caller: initial.caller ?? anonymousCaller(),
         upstreams,
         loaders: createLoaders(upstreams, scans),
         scans,
