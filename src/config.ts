@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { VCenterEndpoint } from './vsphere/index.ts';
+import { AuthConfigError, checkExposure, parseAuthConfig } from './auth/config.ts';
+import type { AuthConfig } from './auth/config.ts';
 
 export interface SimulatorConfig {
   vcenters: number;
@@ -25,6 +27,10 @@ export interface GatewayConfig {
   /** Empty: start the embedded simulator and front it. */
   vcenters: VCenterEndpoint[];
   simulator: SimulatorConfig;
+  /** Authentication mode, CORS origins and per-caller limits. */
+  auth: AuthConfig;
+  /** Set when the operator explicitly allowed anonymous access off loopback: logged at start. */
+  exposureWarning?: string;
 }
 
 export class ConfigError extends Error {
@@ -130,10 +136,14 @@ export const USAGE = `Usage: npm start -- [options]
   --sim-seed N           inventory seed, default ${DEFAULT_SIMULATOR.seed}
   --sim-latency MS       latency the simulator adds to every request, default 0
   --sim-port N           first simulated vCenter's port, default: any free port
+  --auth MODE            none | vcenter | jwt (also GATEWAY_AUTH), default none (loopback only)
+  --allow-anonymous      allow auth none on a non-loopback address (something else authenticates)
+  --cors-origin ORIGIN   a web origin allowed to call from browsers (repeatable; also
+                         CORS_ORIGINS, comma-separated); default none
 `;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -149,6 +159,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'sim-seed': { type: 'string' },
         'sim-latency': { type: 'string' },
         'sim-port': { type: 'string' },
+        auth: { type: 'string' },
+        'allow-anonymous': { type: 'boolean' },
+        'cors-origin': { type: 'string', multiple: true },
       },
     }));
   } catch (error) {
@@ -156,7 +169,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const configPath = (values['config'] as string | undefined) ?? env['GATEWAY_CONFIG'];
-  let file: { port?: unknown; host?: unknown; vcenters?: unknown; simulator?: Record<string, unknown> } = {};
+  let file: { port?: unknown; host?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown } = {};
   if (configPath) {
     try {
       file = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -183,10 +196,29 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   simFlag('sim-latency', 'latencyMs', 0, 60_000);
   simFlag('sim-port', 'basePort', 0, 65_000);
 
-  return {
-    host: (values['host'] as string | undefined) ?? env['HOST'] ?? (typeof file.host === 'string' ? file.host : '127.0.0.1'),
+  const host = (values['host'] as string | undefined) ?? env['HOST'] ?? (typeof file.host === 'string' ? file.host : '127.0.0.1');
+  let auth: AuthConfig;
+  let exposureWarning: string | undefined;
+  try {
+    auth = parseAuthConfig({
+      file,
+      mode: (values['auth'] as string | undefined) ?? env['GATEWAY_AUTH'],
+      allowAnonymous: values['allow-anonymous'] as boolean | undefined,
+      corsOrigins: (values['cors-origin'] as string[] | undefined) ?? env['CORS_ORIGINS']?.split(',').filter((o) => o.trim() !== ''),
+      baseDir,
+    });
+    exposureWarning = checkExposure(auth, host).warning;
+  } catch (error) {
+    if (error instanceof AuthConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const config: GatewayConfig = {
+    host,
     port: int(values['port'] ?? env['PORT'] ?? file.port ?? 4000, 'port', 0, 65_535),
     vcenters,
     simulator: sim,
+    auth,
   };
+  if (exposureWarning) config.exposureWarning = exposureWarning;
+  return config;
 }

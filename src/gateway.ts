@@ -3,6 +3,14 @@
  * server and the HTTP listener, with an orderly close.
  */
 import { createServer } from 'node:http';
+import { Authenticator } from './auth/authenticate.ts';
+import type { BearerVerifier, PassthroughVerdict } from './auth/authenticate.ts';
+import type { PassthroughCredential } from './auth/caller.ts';
+import { DEFAULT_AUTH } from './auth/config.ts';
+import type { AuthConfig } from './auth/config.ts';
+import { authenticateWebSocket, originAllowed, withAccessControl } from './http/access.ts';
+import type { AccessOptions, WebSocketConnectContext } from './http/access.ts';
+import type { Caller } from './auth/caller.ts';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
@@ -18,7 +26,7 @@ import type { Logger } from './log.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
 import { silentLogger } from './log.ts';
-import { VCenterClient } from './vsphere/index.ts';
+import { VCenterClient, isUpstreamError } from './vsphere/index.ts';
 import type { VCenterClientOptions, VCenterEndpoint } from './vsphere/index.ts';
 
 export interface GatewayOptions {
@@ -30,6 +38,10 @@ export interface GatewayOptions {
   limits?: Partial<RequestLimits>;
   /** Retry and circuit-breaker tuning for every vCenter client (tests shorten them). */
   client?: Pick<VCenterClientOptions, 'retry' | 'breaker'>;
+  /** Authentication mode, CORS origins, per-caller limits; default: `none` (loopback only), no CORS. */
+  auth?: AuthConfig;
+  /** Validates bearer tokens in `jwt` mode. */
+  bearer?: BearerVerifier;
 }
 
 export interface Gateway {
@@ -43,18 +55,46 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides, client }: GatewayOptions): Gateway {
+export function createGateway({
+  vcenters,
+  logger = silentLogger,
+  graphiql = true,
+  taskWatcher,
+  limits: limitOverrides,
+  client,
+  auth = DEFAULT_AUTH,
+  bearer,
+}: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
   for (const vc of vcenters) {
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
-  const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
+  const upstreams = new Upstreams(
+    vcenters.map(
+      (endpoint) =>
+        new VCenterClient(endpoint, {
+          ...client,
+          logger: logger.child({ vcenter: endpoint.name }),
+          userSessions: { maxUsers: auth.passthrough.maxUsers, idleMs: auth.passthrough.idleMs },
+        }),
+    ),
+  );
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
-  const server = createServer(guardHttp(yoga, limits));
-  const webSockets = serveGraphQLOverWebSocket(yoga, server);
+  const authenticator = new Authenticator({
+    config: auth,
+    verifyPassthrough: (credential) => verifyOnEveryVCenter(upstreams.list, credential),
+    ...(bearer ? { bearer } : {}),
+  });
+  const server = createServer(
+    guardHttp(
+      withAccessControl((req, res, context) => yoga(req, res, context), { authenticator, corsOrigins: auth.corsOrigins, logger }),
+      limits,
+    ),
+  );
+  const webSockets = serveGraphQLOverWebSocket(yoga, server, { authenticator, corsOrigins: auth.corsOrigins, logger, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs });
 
   return {
     yoga,
@@ -91,29 +131,66 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
       await drained;
       clearTimeout(cut);
       clearInterval(reap);
-      // 4. Log out of every vCenter.
+      // 4. Log out of every vCenter (every passthrough user's sessions too).
       await Promise.allSettled(upstreams.list.map((c) => c.close()));
+      await authenticator.close();
     },
   };
+}
+
+/**
+ * Credential passthrough: logs the credential in on every vCenter (or finds its session), in
+ * parallel. A credential refused somewhere is forgotten there at once, so that guessed
+ * passwords never push real users' sessions out of the bounded pool.
+ */
+async function verifyOnEveryVCenter(clients: readonly VCenterClient[], credential: PassthroughCredential): Promise<PassthroughVerdict> {
+  const settled = await Promise.allSettled(clients.map((c) => c.forUser(credential).verifyLogin()));
+  const verdict: PassthroughVerdict = { accepted: 0, refused: 0, unreachable: 0 };
+  settled.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') verdict.accepted++;
+    else if (isUpstreamError(outcome.reason) && (outcome.reason.code === 'UNAUTHENTICATED' || outcome.reason.code === 'FORBIDDEN')) {
+      verdict.refused++;
+      clients[i]!.dropUser(credential);
+    } else verdict.unreachable++;
+  });
+  return verdict;
 }
 
 /**
  * GraphQL over WebSocket (the graphql-ws protocol) on the same path as HTTP and SSE,
  * executed through yoga's envelop so both transports share schema, context and plugins.
  */
-function serveGraphQLOverWebSocket(yoga: GatewayYoga, server: Server): WebSocketServer {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+function serveGraphQLOverWebSocket(
+  yoga: GatewayYoga,
+  server: Server,
+  access: Pick<AccessOptions, 'authenticator' | 'corsOrigins' | 'logger'> & { connectionInitWaitTimeoutMs: number },
+): WebSocketServer {
+  const wss = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    // Browsers send their page's origin on the upgrade: only listed origins (and the gateway's own pages) get in.
+    verifyClient: ({ req }: { req: IncomingMessage }) => originAllowed(req, access.corsOrigins),
+  });
   wss.on('connection', (ws, request) => coalesceWrites(ws, request.socket));
+  const callers = new WeakMap<object, Caller>();
   useServer(
     {
+      connectionInitWaitTimeout: access.connectionInitWaitTimeoutMs,
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
+      onConnect: async (ctx) => {
+        const caller = await authenticateWebSocket(ctx as unknown as WebSocketConnectContext, access);
+        if (!caller) return false;
+        callers.set(ctx.extra, caller);
+        return true;
+      },
       onSubscribe: async (ctx, _id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
+          caller: callers.get(ctx.extra),
         });
         const args = {
           schema,

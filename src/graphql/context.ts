@@ -27,6 +27,15 @@ export class Upstreams {
     return entry.client;
   }
 
+  /**
+   * The vCenters as `caller` reaches them: its own sessions under credential passthrough (so
+   * vCenter's permissions decide what it sees), the service account's otherwise.
+   */
+  forCaller(caller: Caller): Upstreams {
+    const credential = caller.credential;
+    return credential ? new Upstreams(this.list.map((client) => client.forUser(credential))) : this;
+  }
+
   indexOf(name: string): number {
     return this.byName.get(name)?.index ?? Number.MAX_SAFE_INTEGER;
   }

@@ -10,6 +10,7 @@ import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
+import { accessPlugin } from './access.ts';
 import { toClientError } from './errors.ts';
 import { createLoaders } from './loaders.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
@@ -49,13 +50,16 @@ export interface GatewayYogaOptions {
   limits?: RequestLimits;
 }
 
-export type GatewayYoga = YogaServerInstance<object, GraphQLContext>;
+/** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
+export type GatewayYoga = YogaServerInstance<{ caller?: Caller }, GraphQLContext>;
 
 export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS }: GatewayYogaOptions): GatewayYoga {
-  return createYoga<object, GraphQLContext>({
+  return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // CORS is decided before yoga (src/http/access.ts): an allowlist, nothing cross-origin by default.
+    cors: false,
     // GraphiQL subscribes over SSE, which yoga serves on the same endpoint.
     graphiql: graphiql ? { title: 'vSphere GraphQL gateway', defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: 'SSE' } : false,
     // GraphiQL's scripts served by the gateway itself, not a CDN: it works on closed networks.
@@ -78,11 +82,14 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
     },
     context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
       const partialErrors: GraphQLError[] = [];
+      const caller = initial.caller ?? anonymousCaller();
+      const callerUpstreams = upstreams.forCaller(caller);
+      const callerScans = callerUpstreams === upstreams ? scans : scans.forCaller((vcenter) => callerUpstreams.get(vcenter));
       return {
-        caller: initial.caller ?? anonymousCaller(),
-        upstreams,
-        loaders: createLoaders(upstreams, scans),
-        scans,
+        caller,
+        upstreams: callerUpstreams,
+        loaders: createLoaders(callerUpstreams, callerScans),
+        scans: callerScans,
         logger,
         partialErrors,
         reportPartialFailure(error, path, vcenter) {
@@ -93,7 +100,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions()],
+    plugins: [accessPlugin(), armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions()],
   });
 }
 

@@ -52,16 +52,37 @@ export class ScanService {
     this.logger = watcherOptions.logger ?? silentLogger;
   }
 
-  private client(vcenter: string): VCenterClient {
+  /** Set on a caller's view (forCaller): the client that acts as that caller on a vCenter. */
+  private callerClient: ((vcenter: string) => VCenterClient) | undefined;
+
+  /**
+   * The same service acting as a caller (credential passthrough): scans are started, cancelled
+   * and read through the caller's own sessions, so vCenter's permissions apply and its task list
+   * names the caller; the watch loops and subscriber streams stay shared (the view inherits them).
+   */
+  forCaller(clientOf: (vcenter: string) => VCenterClient): ScanService {
+    const view = Object.create(this) as ScanService;
+    view.callerClient = clientOf;
+    return view;
+  }
+
+  private serviceClient(vcenter: string): VCenterClient {
     const client = this.clients.get(vcenter);
     if (!client) throw new Error(`No vCenter named "${vcenter}" is configured`);
     return client;
   }
 
+  private client(vcenter: string): VCenterClient {
+    const client = this.serviceClient(vcenter);
+    return this.callerClient?.(vcenter) ?? client;
+  }
+
   watcher(vcenter: string): TaskWatcher {
     let watcher = this.watchers.get(vcenter);
     if (!watcher) {
-      watcher = new TaskWatcher(this.client(vcenter), { ...this.watcherOptions, logger: this.logger });
+      // One loop per vCenter for everybody, on the service account's session: it only follows
+      // tasks that a caller was first allowed to read through its own session.
+      watcher = new TaskWatcher(this.serviceClient(vcenter), { ...this.watcherOptions, logger: this.logger });
       this.watchers.set(vcenter, watcher);
     }
     return watcher;

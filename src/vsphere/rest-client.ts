@@ -72,6 +72,11 @@ export class RestClient extends SessionedClient {
     );
   }
 
+  /** Logs in unless a session exists; rejects with the login's error. */
+  async ensureSession(): Promise<void> {
+    await this.slot().get();
+  }
+
   listClusters(filter: ClusterFilter = {}): Promise<ClusterSummary[]> {
     return this.get<ClusterSummary[]>('/vcenter/cluster', {
       clusters: filter.clusters,

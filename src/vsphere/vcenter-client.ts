@@ -16,6 +16,7 @@ import type {
   SoftwareInfo,
 } from './rest-types.ts';
 import type { Credential } from './sessions.ts';
+import { DEFAULT_USER_SESSION_LIMITS, UserClientPool, type UserSessionLimits } from './user-clients.ts';
 import { VimClient, type InvokeOptions } from './vim-client.ts';
 import type { AboutInfo, ManagedObjectReference, ObjectContent, PropertyFilterSpec, ServiceContent } from './vim-types.ts';
 
@@ -42,6 +43,14 @@ export interface VCenterClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Circuit breaker tuning (defaults: open after 5 outage failures in a row, probe every 2 s). */
   breaker?: Partial<BreakerOptions>;
+  /** Bounds on credential-passthrough sessions (forUser). */
+  userSessions?: Partial<UserSessionLimits>;
+}
+
+/** What a per-user client borrows from its vCenter's service client. */
+interface SharedUpstream {
+  transport: HttpTransport;
+  bootstrap: VimClient;
 }
 
 export interface VCenterClientDiagnostics {
@@ -77,11 +86,23 @@ export class VCenterClient {
   private readonly vim: VimClient;
   private readonly logger: Logger;
   private closing: Promise<void> | undefined;
+  /** Per-user clients (credential passthrough); only on the service client, created on first use. */
+  private users: UserClientPool<VCenterClient> | undefined;
+  /** Set on per-user clients: they share the service client's transport and do not close it. */
+  private readonly shared: SharedUpstream | undefined;
+  /** Calls in flight, so that logging a user out waits for that user's running calls. */
+  private active = 0;
+  private idle: (() => void) | undefined;
 
-  constructor(endpoint: VCenterEndpoint, options: VCenterClientOptions = {}) {
+  constructor(
+    private readonly endpoint: VCenterEndpoint,
+    private readonly options: VCenterClientOptions = {},
+    shared?: SharedUpstream,
+  ) {
     this.name = endpoint.name;
     this.url = normalizeUrl(endpoint.url);
-    this.logger = (options.logger ?? silentLogger).child({ vcenter: endpoint.name });
+    this.shared = shared;
+    this.logger = (options.logger ?? silentLogger).child(shared ? { vcenter: endpoint.name, user: endpoint.username } : { vcenter: endpoint.name });
     const timeoutMs = endpoint.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxConcurrent = Math.max(1, Math.floor(endpoint.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS));
     const transportOpts: ConstructorParameters<typeof HttpTransport>[0] = {
@@ -94,7 +115,7 @@ export class VCenterClient {
     };
     if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
     if (endpoint.insecure) transportOpts.insecure = true;
-    this.transport = new HttpTransport(transportOpts);
+    this.transport = shared?.transport ?? new HttpTransport(transportOpts);
     const cred: Credential = { url: this.url, username: endpoint.username, password: endpoint.password };
     const ctx: ClientContext = {
       name: endpoint.name,
@@ -103,27 +124,74 @@ export class VCenterClient {
       secrets: () => [endpoint.password, ...this.rest.sessionIds(), ...this.vim.sessionIds()],
     };
     this.rest = new RestClient(this.transport, cred, ctx);
-    this.vim = new VimClient(this.transport, cred, ctx);
+    this.vim = new VimClient(this.transport, cred, ctx, shared?.bootstrap);
+  }
+
+  /**
+   * The client that acts as `user` on this vCenter (credential passthrough): its own REST and
+   * VI/JSON sessions, logged in on first use and reused by that user's later requests, over
+   * this vCenter's connection pool, concurrency cap and circuit breaker.
+   */
+  forUser(user: { username: string; password: string }): VCenterClient {
+    if (this.shared) throw new Error('forUser is called on the service client');
+    this.users ??= new UserClientPool<VCenterClient>(
+      (cred) =>
+        new VCenterClient({ ...this.endpoint, username: cred.username, password: cred.password }, this.options, {
+          transport: this.transport,
+          bootstrap: this.vim,
+        }),
+      { ...DEFAULT_USER_SESSION_LIMITS, ...this.options.userSessions },
+      this.logger,
+    );
+    return this.users.get({ url: this.url, username: user.username, password: user.password });
+  }
+
+  /** Forgets a credential that vCenter refused, so that guessed passwords never push real users' sessions out. */
+  dropUser(user: { username: string; password: string }): void {
+    this.users?.drop({ url: this.url, username: user.username, password: user.password });
+  }
+
+  /** Credentials holding passthrough sessions now, and how many were evicted by the bound. */
+  userSessionStats(): { users: number; evictions: number } {
+    return { users: this.users?.size ?? 0, evictions: this.users?.evictions ?? 0 };
+  }
+
+  /**
+   * Makes sure this client's credential is accepted, logging in to the REST API if it has no
+   * session yet: how credential passthrough tells a refused password from a working one before
+   * any GraphQL work. Rejects with the login's UpstreamError (UNAUTHENTICATED when refused).
+   */
+  verifyLogin(): Promise<void> {
+    return this.track(() => this.rest.ensureSession());
+  }
+
+  private async track<T>(call: () => Promise<T>): Promise<T> {
+    this.active++;
+    try {
+      return await call();
+    } finally {
+      if (--this.active === 0) this.idle?.();
+    }
   }
 
   // ---------- REST ----------
 
   listClusters(filter?: ClusterFilter): Promise<ClusterSummary[]> {
-    return this.rest.listClusters(filter);
+    return this.track(() => this.rest.listClusters(filter));
   }
 
   listHosts(filter?: HostFilter): Promise<HostSummary[]> {
-    return this.rest.listHosts(filter);
+    return this.track(() => this.rest.listHosts(filter));
   }
 
   /** Last extracted installed images of a cluster (8.0.3.0+). 404 → UpstreamError NOT_FOUND. */
   getInstalledImages(clusterMoId: string): Promise<InstalledImageInfo> {
-    return this.rest.getInstalledImages(clusterMoId);
+    return this.track(() => this.rest.getInstalledImages(clusterMoId));
   }
 
   /** Desired software of a single-image cluster. 404 → UpstreamError NOT_FOUND. */
   getDesiredSoftware(clusterMoId: string): Promise<SoftwareInfo> {
-    return this.rest.getDesiredSoftware(clusterMoId);
+    return this.track(() => this.rest.getDesiredSoftware(clusterMoId));
   }
 
   // ---------- VI/JSON ----------
@@ -137,23 +205,23 @@ export class VCenterClient {
   }
 
   retrieveProperties(specSet: PropertyFilterSpec[], options?: { maxObjects?: number }): Promise<ObjectContent[]> {
-    return this.vim.retrieveProperties(specSet, options);
+    return this.track(() => this.vim.retrieveProperties(specSet, options));
   }
 
   containerView(type: string): Promise<ManagedObjectReference> {
-    return this.vim.containerView(type);
+    return this.track(() => this.vim.containerView(type));
   }
 
   retrieveAll(type: string, pathSet: string[], options?: { maxObjects?: number }): Promise<ObjectContent[]> {
-    return this.vim.retrieveAll(type, pathSet, options);
+    return this.track(() => this.vim.retrieveAll(type, pathSet, options));
   }
 
   invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts?: InvokeOptions): Promise<T> {
-    return this.vim.invoke<T>(moType, moId, method, body, opts);
+    return this.track(() => this.vim.invoke<T>(moType, moId, method, body, opts));
   }
 
   getProperty<T = unknown>(moType: string, moId: string, property: string): Promise<T> {
-    return this.vim.getProperty<T>(moType, moId, property);
+    return this.track(() => this.vim.getProperty<T>(moType, moId, property));
   }
 
   // ---------- lifecycle / diagnostics ----------
@@ -195,6 +263,18 @@ export class VCenterClient {
   }
 
   private async doClose(): Promise<void> {
+    if (this.shared) {
+      // A user's client: let that user's running calls finish (bounded), then log out; the
+      // connection pool is the service client's.
+      if (this.active > 0) {
+        const settled = new Promise<void>((resolve) => (this.idle = resolve));
+        const bound = new Promise<void>((resolve) => setTimeout(resolve, this.endpoint.timeoutMs ?? DEFAULT_TIMEOUT_MS).unref());
+        await Promise.race([settled, bound]);
+      }
+      await Promise.allSettled([this.rest.close(), this.vim.close()]);
+      return;
+    }
+    await this.users?.close();
     await Promise.allSettled([this.rest.close(), this.vim.close()]);
     await this.transport.close();
     this.logger.debug('vCenter client closed');

@@ -58,23 +58,29 @@ export class VimClient extends SessionedClient {
   private release: string | undefined;
   private readonly views = new Map<string, ViewEntry>();
 
+  /**
+   * @param bootstrap a client of the same vCenter whose ServiceContent and release this one
+   *   reuses (per-user clients share the service account's: they are the same for everyone).
+   */
   constructor(
     private readonly transport: HttpTransport,
     cred: Credential,
     private readonly ctx: ClientContext,
+    private readonly bootstrap?: VimClient,
   ) {
     super(cred, () => new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: ctx.name, api: 'vim', message: `vCenter "${ctx.name}": client is closed` }));
   }
 
   /** The release discovered from `about.apiVersion` (undefined before the first call). */
   apiRelease(): string | undefined {
-    return this.release;
+    return this.bootstrap ? this.bootstrap.apiRelease() : this.release;
   }
 
   // ---------- bootstrap ----------
 
   /** ServiceContent, fetched once (single-flight, no session needed); a failure is not cached. */
   serviceContent(): Promise<ServiceContent> {
+    if (this.bootstrap) return this.bootstrap.serviceContent();
     if (!this.content) {
       const p = this.fetchServiceContent();
       this.content = p;
@@ -127,7 +133,7 @@ export class VimClient extends SessionedClient {
 
   private async base(): Promise<string> {
     await this.serviceContent();
-    return `/sdk/vim25/${this.release ?? BOOTSTRAP_RELEASE}`;
+    return `/sdk/vim25/${this.apiRelease() ?? BOOTSTRAP_RELEASE}`;
   }
 
   // ---------- sessions ----------
