@@ -8,6 +8,7 @@ import type { BearerVerifier, PassthroughVerdict } from './auth/authenticate.ts'
 import type { PassthroughCredential } from './auth/caller.ts';
 import { DEFAULT_AUTH } from './auth/config.ts';
 import type { AuthConfig } from './auth/config.ts';
+import type { AuditSink } from './graphql/audit.ts';
 import { authenticateWebSocket, originAllowed, withAccessControl } from './http/access.ts';
 import type { AccessOptions, WebSocketConnectContext } from './http/access.ts';
 import type { Caller } from './auth/caller.ts';
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   auth?: AuthConfig;
   /** Validates bearer tokens in `jwt` mode. */
   bearer?: BearerVerifier;
+  /** Where mutation audit records go; default: the logger, as `"log":"audit"` lines. */
+  audit?: AuditSink;
 }
 
 export interface Gateway {
@@ -64,6 +67,7 @@ export function createGateway({
   client,
   auth = DEFAULT_AUTH,
   bearer,
+  audit,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -82,7 +86,7 @@ export function createGateway({
     ),
   );
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}) });
   const authenticator = new Authenticator({
     config: auth,
     verifyPassthrough: (credential) => verifyOnEveryVCenter(upstreams.list, credential),

@@ -1,5 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import type { Caller } from '../auth/caller.ts';
+import type { AuditSink } from './audit.ts';
 import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
@@ -49,6 +50,8 @@ export interface GraphQLContext {
   loaders: Loaders;
   scans: ScanService;
   logger: Logger;
+  /** Where mutations record who changed what. */
+  audit: AuditSink;
   /**
    * Records that one vCenter failed under a field that spans several: the field still
    * returns the others' data and the failure is appended to the response's errors.

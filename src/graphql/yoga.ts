@@ -11,6 +11,8 @@ import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { accessPlugin } from './access.ts';
+import { loggerAuditSink } from './audit.ts';
+import type { AuditSink } from './audit.ts';
 import { toClientError } from './errors.ts';
 import { createLoaders } from './loaders.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
@@ -48,12 +50,13 @@ export interface GatewayYogaOptions {
   logger: Logger;
   graphiql?: boolean;
   limits?: RequestLimits;
+  audit?: AuditSink;
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
 export type GatewayYoga = YogaServerInstance<{ caller?: Caller }, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, audit = loggerAuditSink(logger) }: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
@@ -91,6 +94,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         loaders: createLoaders(callerUpstreams, callerScans),
         scans: callerScans,
         logger,
+        audit,
         partialErrors,
         reportPartialFailure(error, path, vcenter) {
           const { error: clientError, unexpected } = toClientError(error, { path });
