@@ -139,6 +139,21 @@ describe('credential passthrough (auth vcenter)', () => {
     expect(JSON.stringify(h.logs)).not.toContain('not-the-password');
   });
 
+  it('renews an expired passthrough session transparently, once per API', async () => {
+    const auth = { authorization: basic(h.sim.username, h.sim.password) };
+    expect((await postAs(h.url, CLUSTERS, {}, auth)).codes).toEqual([]);
+    for (const vc of h.sim.vcenters) {
+      vc.expireSessions();
+      vc.resetStats();
+    }
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => postAs(h.url, '{ hosts(first: 100) { totalCount } }', {}, auth)));
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 200, codes: [], data: [{ hosts: { totalCount: 8 } }] });
+    for (const vc of h.sim.vcenters) {
+      const stats = await simStatsOverHttp(h.sim, vc.url);
+      expect(stats.logins).toEqual({ rest: 0, vim: 1 }); // the REST session is renewed on first use of REST only
+    }
+  });
+
   it('refuses a malformed Authorization header with 401', async () => {
     for (const header of ['Basic', 'Basic !!!', 'Digest abc', 'Basic ' + Buffer.from('no-colon').toString('base64')]) {
       const outcome = await postAs(h.url, CLUSTERS, {}, { authorization: header });
