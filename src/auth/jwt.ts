@@ -113,13 +113,8 @@ function validated(options: JwtAuthenticatorOptions) {
   if (!options.issuer) fail('issuer is required');
   const audience = typeof options.audience === 'string' ? [options.audience] : [...(options.audience ?? [])];
   if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a.length === 0)) fail('audience is required');
-  let jwksUrl: URL | undefined;
-  try {
-    jwksUrl = new URL(options.jwksUri);
-  } catch {
-    fail('jwksUri is not a URL');
-  }
-  if (jwksUrl!.protocol !== 'https:' && !(jwksUrl!.protocol === 'http:' && isLoopbackHost(jwksUrl!.hostname))) {
+  const jwksUrl = URL.canParse(options.jwksUri) ? new URL(options.jwksUri) : fail('jwksUri is not a URL');
+  if (jwksUrl.protocol !== 'https:' && !(jwksUrl.protocol === 'http:' && isLoopbackHost(jwksUrl.hostname))) {
     fail('jwksUri must use https (http is allowed for a loopback host only)');
   }
   const algorithms = [...(options.algorithms ?? DEFAULT_JWT_ALGORITHMS)];
@@ -130,34 +125,34 @@ function validated(options: JwtAuthenticatorOptions) {
   const roles = options.roles;
   if (!roles || !Array.isArray(roles.viewer) || !Array.isArray(roles.operator)) fail('roles.viewer and roles.operator must be lists');
   if (roles.viewer.length + roles.operator.length === 0) fail('roles grant nothing: list the claim values for viewer and operator');
-  const positive = (name: string, value: number | undefined, fallback: number): number => {
+  const atLeast = (name: string, value: number | undefined, fallback: number, minimum = 0): number => {
     const v = value ?? fallback;
-    if (!Number.isFinite(v) || v < 0) fail(`${name} must be a non-negative number`);
+    if (!Number.isFinite(v) || v < minimum) fail(`${name} must be a number of at least ${minimum}`);
     return v;
   };
   return {
     issuer: options.issuer,
     audience,
-    jwksUrl: jwksUrl!,
+    jwksUrl,
     caPem: options.caPem,
     algorithms,
-    clockToleranceSec: positive('clockToleranceSec', options.clockToleranceSec, 30),
+    clockToleranceSec: atLeast('clockToleranceSec', options.clockToleranceSec, 30),
     rolesClaim: options.rolesClaim ?? 'groups',
     viewerValues: new Set(roles.viewer),
     operatorValues: new Set(roles.operator),
     subjectClaim: options.subjectClaim ?? 'sub',
-    timeoutMs: positive('timeoutMs', options.timeoutMs, 5_000),
-    refreshCooldownMs: positive('refreshCooldownMs', options.refreshCooldownMs, 30_000),
-    failureBackoffMs: positive('failureBackoffMs', options.failureBackoffMs, 5_000),
-    jwksMaxAgeMs: positive('jwksMaxAgeMs', options.jwksMaxAgeMs, 10 * 60_000),
-    maxJwksBytes: positive('maxJwksBytes', options.maxJwksBytes, 64 * 1024),
-    maxJwksKeys: positive('maxJwksKeys', options.maxJwksKeys, 50),
+    timeoutMs: atLeast('timeoutMs', options.timeoutMs, 5_000, 1),
+    refreshCooldownMs: atLeast('refreshCooldownMs', options.refreshCooldownMs, 30_000),
+    failureBackoffMs: atLeast('failureBackoffMs', options.failureBackoffMs, 5_000),
+    jwksMaxAgeMs: atLeast('jwksMaxAgeMs', options.jwksMaxAgeMs, 10 * 60_000),
+    maxJwksBytes: atLeast('maxJwksBytes', options.maxJwksBytes, 64 * 1024, 1),
+    maxJwksKeys: atLeast('maxJwksKeys', options.maxJwksKeys, 50, 1),
     now: options.now ?? Date.now,
   };
 }
 
 /** A claim by exact name first (namespaced claims like `https://example.com/roles` contain dots), else by dotted path. */
-export function claimAt(payload: JWTPayload, path: string): unknown {
+function claimAt(payload: JWTPayload, path: string): unknown {
   if (Object.hasOwn(payload, path)) return payload[path];
   let value: unknown = payload;
   for (const part of path.split('.')) {
