@@ -286,6 +286,17 @@ describe('key rotation and the refresh cooldown', () => {
     expect(requests).toBe(1);
   });
 
+  it('an unknown kid while the issuer is down is AUTH_UNAVAILABLE; tokens signed by cached keys still pass', async () => {
+    const auth = authenticator();
+    await auth.authenticate(await token(keyA));
+    behaviour.status = 500;
+    clock += 30_000;
+    const rotated = await token(keyB);
+    expect(await refusal(auth.authenticate(rotated), rotated)).toMatchObject({ code: 'AUTH_UNAVAILABLE', status: 503 });
+    await expect(auth.authenticate(await token(keyA))).resolves.toMatchObject({ kind: 'jwt' });
+    expect(auth.stats().jwksFetches).toBe(2);
+  });
+
   it('concurrent requests share one fetch: on first use and on an unknown kid after the cooldown', async () => {
     const auth = authenticator();
     const first = await Promise.all(Array.from({ length: 20 }, () => token(keyA)));
