@@ -7,6 +7,9 @@ import { Authenticator } from './auth/authenticate.ts';
 import type { BearerVerifier, PassthroughVerdict } from './auth/authenticate.ts';
 import type { PassthroughCredential } from './auth/caller.ts';
 import { DEFAULT_AUTH } from './auth/config.ts';
+import { createJwtAuthenticator } from './auth/jwt.ts';
+import type { JwtAlgorithm } from './auth/jwt.ts';
+import { ConcurrencyLimiter, RateLimiter } from './auth/rate-limit.ts';
 import type { AuthConfig } from './auth/config.ts';
 import type { AuditSink } from './graphql/audit.ts';
 import { authenticateWebSocket, originAllowed, withAccessControl } from './http/access.ts';
@@ -87,18 +90,24 @@ export function createGateway({
   );
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}) });
+  const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator({ ...auth.jwt, algorithms: auth.jwt.algorithms as JwtAlgorithm[] | undefined }) : undefined);
   const authenticator = new Authenticator({
     config: auth,
     verifyPassthrough: (credential) => verifyOnEveryVCenter(upstreams.list, credential),
-    ...(bearer ? { bearer } : {}),
+    ...(tokens ? { bearer: tokens } : {}),
   });
+  // Keys are identities (or addresses): bounded however many callers come and go.
+  const rateLimiter = new RateLimiter({ ratePerSecond: auth.callerLimits.requestsPerSecond, burst: auth.callerLimits.burst, maxKeys: 100_000 });
+  const failedLogins = new RateLimiter({ ratePerSecond: FAILED_LOGINS_PER_SECOND, burst: auth.callerLimits.failedLoginBurst, maxKeys: 100_000 });
+  const webSocketsPerCaller = new ConcurrencyLimiter({ max: auth.callerLimits.webSocketsPerCaller, maxKeys: 100_000 });
+  const access = { authenticator, corsOrigins: auth.corsOrigins, rateLimiter, failedLogins, logger };
   const server = createServer(
     guardHttp(
-      withAccessControl((req, res, context) => yoga(req, res, context), { authenticator, corsOrigins: auth.corsOrigins, logger }),
+      withAccessControl((req, res, context) => yoga(req, res, context), access),
       limits,
     ),
   );
-  const webSockets = serveGraphQLOverWebSocket(yoga, server, { authenticator, corsOrigins: auth.corsOrigins, logger, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs });
+  const webSockets = serveGraphQLOverWebSocket(yoga, server, { ...access, webSocketsPerCaller, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs });
 
   return {
     yoga,
@@ -142,6 +151,9 @@ export function createGateway({
   };
 }
 
+/** Refused logins per address per second, once its burst (callerLimits.failedLoginBurst) is spent. */
+const FAILED_LOGINS_PER_SECOND = 0.5;
+
 /**
  * Credential passthrough: logs the credential in on every vCenter (or finds its session), in
  * parallel. A credential refused somewhere is forgotten there at once, so that guessed
@@ -167,7 +179,7 @@ async function verifyOnEveryVCenter(clients: readonly VCenterClient[], credentia
 function serveGraphQLOverWebSocket(
   yoga: GatewayYoga,
   server: Server,
-  access: Pick<AccessOptions, 'authenticator' | 'corsOrigins' | 'logger'> & { connectionInitWaitTimeoutMs: number },
+  access: AccessOptions & { webSocketsPerCaller: ConcurrencyLimiter; connectionInitWaitTimeoutMs: number },
 ): WebSocketServer {
   const wss = new WebSocketServer({
     server,
@@ -185,6 +197,12 @@ function serveGraphQLOverWebSocket(
       onConnect: async (ctx) => {
         const caller = await authenticateWebSocket(ctx as unknown as WebSocketConnectContext, access);
         if (!caller) return false;
+        const release = access.webSocketsPerCaller.acquire(caller.key);
+        if (!release) {
+          ctx.extra.socket.close(4429, 'Too many WebSocket connections for this caller');
+          return false;
+        }
+        ctx.extra.socket.once('close', release);
         callers.set(ctx.extra, caller);
         return true;
       },

@@ -5,7 +5,11 @@
 import { createHash } from 'node:crypto';
 import { anonymousCaller, type Caller, type PassthroughCredential } from './caller.ts';
 import type { AuthConfig, AuthMode } from './config.ts';
-import { AuthError, type PresentedCredentials } from './authorization-header.ts';
+import { basicChallenge, type ParsedAuthorization } from './authorization-header.ts';
+import { type AuthError, unauthenticated } from './errors.ts';
+
+const MISSING_BASIC = 'Log in with your vCenter credentials (HTTP Basic, or the connection_init payload on WebSocket)';
+const MISSING_BEARER = 'Send an OIDC access token: Authorization: Bearer <token>';
 
 /** How the credential of a passthrough caller fared on the configured vCenters. */
 export interface PassthroughVerdict {
@@ -46,23 +50,24 @@ export class Authenticator {
   /** The `WWW-Authenticate` challenge of a 401 in this mode. */
   challenge(error?: AuthError): string | undefined {
     const realm = this.deps.config.realm;
-    if (this.mode === 'vcenter') return `Basic realm="${realm}", charset="UTF-8"`;
-    if (this.mode === 'jwt') return error?.reason && error.reason !== 'missing_credentials' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
+    if (this.mode === 'vcenter') return basicChallenge(realm);
+    // RFC 6750: a token was sent and is not valid → error="invalid_token"; none sent → the bare challenge.
+    if (this.mode === 'jwt') return error && error.message !== MISSING_BEARER ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
     return undefined;
   }
 
-  async authenticate(presented: PresentedCredentials, address: string): Promise<Caller> {
+  async authenticate(presented: ParsedAuthorization, address: string): Promise<Caller> {
     switch (this.mode) {
       case 'none':
         return anonymousCaller(address);
       case 'vcenter': {
         if (presented.scheme !== 'basic') {
-          throw new AuthError('UNAUTHENTICATED', 401, 'Log in with your vCenter credentials (HTTP Basic, or the connection_init payload on WebSocket)', presented.scheme === 'none' ? 'missing_credentials' : 'wrong_scheme');
+          throw unauthenticated(presented.scheme === 'none' ? 'malformed_authorization' : 'unsupported_scheme', MISSING_BASIC);
         }
         const credential = { username: presented.username, password: presented.password };
         const verdict = await this.deps.verifyPassthrough!(credential);
         if (verdict.accepted === 0 && verdict.refused > 0) {
-          throw new AuthError('UNAUTHENTICATED', 401, `vCenter refused the credentials of "${presented.username}"`, 'refused_by_vcenter');
+          throw unauthenticated('invalid_claim', 'vCenter refused these credentials');
         }
         return {
           key: passthroughKey(credential),
@@ -76,7 +81,7 @@ export class Authenticator {
       }
       case 'jwt': {
         if (presented.scheme !== 'bearer') {
-          throw new AuthError('UNAUTHENTICATED', 401, 'Send an OIDC access token: Authorization: Bearer <token>', presented.scheme === 'none' ? 'missing_credentials' : 'wrong_scheme');
+          throw unauthenticated(presented.scheme === 'none' ? 'malformed_authorization' : 'unsupported_scheme', MISSING_BEARER);
         }
         const caller = await this.deps.bearer!.authenticate(presented.token);
         return { ...caller, address };

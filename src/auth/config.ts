@@ -20,6 +20,11 @@ export interface JwtSettings {
   roles: { viewer: string[]; operator: string[] };
   subjectClaim?: string;
   timeoutMs?: number;
+  refreshCooldownMs?: number;
+  failureBackoffMs?: number;
+  jwksMaxAgeMs?: number;
+  maxJwksBytes?: number;
+  maxJwksKeys?: number;
 }
 
 export interface CallerLimits {
@@ -31,6 +36,12 @@ export interface CallerLimits {
   webSocketsPerCaller: number;
   /** Time a WebSocket client has to send connection_init. */
   connectionInitWaitTimeoutMs: number;
+  /**
+   * Refused credentials one client address may present before it must slow down to one every
+   * two seconds: each refusal may have cost every vCenter a login, and guessing must not lock
+   * the vCenter accounts.
+   */
+  failedLoginBurst: number;
 }
 
 export const DEFAULT_CALLER_LIMITS: CallerLimits = {
@@ -38,6 +49,7 @@ export const DEFAULT_CALLER_LIMITS: CallerLimits = {
   burst: 100,
   webSocketsPerCaller: 20,
   connectionInitWaitTimeoutMs: 5_000,
+  failedLoginBurst: 10,
 };
 
 export interface AuthConfig {
@@ -112,7 +124,8 @@ export function parseOrigin(v: string, what: string): string {
 }
 
 function jwtSettings(raw: Raw, baseDir: string): JwtSettings {
-  onlyKeys(raw, ['issuer', 'audience', 'jwksUri', 'caFile', 'clockToleranceSec', 'algorithms', 'rolesClaim', 'roles', 'subjectClaim', 'timeoutMs'], 'auth.jwt');
+  const tuning = ['refreshCooldownMs', 'failureBackoffMs', 'jwksMaxAgeMs', 'maxJwksBytes', 'maxJwksKeys'] as const;
+  onlyKeys(raw, ['issuer', 'audience', 'jwksUri', 'caFile', 'clockToleranceSec', 'algorithms', 'rolesClaim', 'roles', 'subjectClaim', 'timeoutMs', ...tuning], 'auth.jwt');
   const audience = Array.isArray(raw['audience']) ? texts(raw['audience'], 'auth.jwt.audience') : text(raw['audience'], 'auth.jwt.audience');
   const roles = object(raw['roles'], 'auth.jwt.roles');
   onlyKeys(roles, ['viewer', 'operator'], 'auth.jwt.roles');
@@ -141,6 +154,7 @@ function jwtSettings(raw: Raw, baseDir: string): JwtSettings {
   if (raw['rolesClaim'] !== undefined) settings.rolesClaim = text(raw['rolesClaim'], 'auth.jwt.rolesClaim');
   if (raw['subjectClaim'] !== undefined) settings.subjectClaim = text(raw['subjectClaim'], 'auth.jwt.subjectClaim');
   if (raw['timeoutMs'] !== undefined) settings.timeoutMs = integer(raw['timeoutMs'], 'auth.jwt.timeoutMs', 100, 60_000);
+  for (const key of tuning) if (raw[key] !== undefined) settings[key] = integer(raw[key], `auth.jwt.${key}`, 1, 86_400_000);
   return settings;
 }
 
@@ -192,6 +206,7 @@ export function parseAuthConfig({ file, mode, allowAnonymous, corsOrigins, baseD
     burst: [1, 100_000],
     webSocketsPerCaller: [1, 10_000],
     connectionInitWaitTimeoutMs: [100, 60_000],
+    failedLoginBurst: [1, 10_000],
   };
   for (const key of Object.keys(bounds) as (keyof CallerLimits)[]) {
     if (limits[key] !== undefined) config.callerLimits[key] = integer(limits[key], `callerLimits.${key}`, ...bounds[key]);

@@ -8,19 +8,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Caller } from '../auth/caller.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
-import { AuthError, parseAuthorization, parseConnectionParams } from '../auth/authorization-header.ts';
+import { parseAuthorizationHeader, parseConnectionInitPayload } from '../auth/authorization-header.ts';
+import { AuthError } from '../auth/errors.ts';
 import type { Logger } from '../log.ts';
 
 /** Per-key request budget (token bucket). */
 export interface RequestRateLimiter {
   take(key: string): { ok: true } | { ok: false; retryAfterMs: number };
+  /** Whether take() would succeed, without taking. */
+  available(key: string): boolean;
 }
 
 export interface AccessOptions {
   authenticator: Authenticator;
   corsOrigins: readonly string[];
-  /** Requests per caller; failed logins are also budgeted per client address. */
+  /** Requests per caller. */
   rateLimiter?: RequestRateLimiter;
+  /** Refused logins per client address: past the budget, credentials are not even tried (no vCenter login, no account lockout). */
+  failedLogins?: RequestRateLimiter;
   logger: Logger;
 }
 
@@ -69,7 +74,7 @@ function pageVisitor(address: string): Caller {
 }
 
 export function withAccessControl(handler: CallerHandler, options: AccessOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { authenticator, corsOrigins, rateLimiter, logger } = options;
+  const { authenticator, corsOrigins, rateLimiter, failedLogins, logger } = options;
   return (req, res) => {
     const origin = req.headers.origin;
     const listed = origin !== undefined && corsOrigins.includes(origin);
@@ -98,14 +103,13 @@ export function withAccessControl(handler: CallerHandler, options: AccessOptions
     const address = clientAddress(req);
     void (async () => {
       let caller: Caller;
+      if (failedLogins && !failedLogins.available(address)) return refuseRate(res, failedLogins.take(address));
       try {
         if (authenticator.mode === 'jwt' && isGraphiQLPage(req) && req.headers.authorization === undefined) caller = pageVisitor(address);
-        else caller = await authenticator.authenticate(parseAuthorization(req.headers.authorization), address);
+        else caller = await authenticator.authenticate(parseAuthorizationHeader(req.headers.authorization), address);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
-        // Failed logins are budgeted per address too: guessing passwords costs vCenter logins.
-        const budget = rateLimiter?.take(`authfail:${address}`);
-        if (budget && !budget.ok) return refuseRate(res, budget.retryAfterMs);
+        if (presentedSomething(req.headers.authorization, error)) failedLogins?.take(address);
         logger.info('request refused', { code: error.code, reason: error.reason, address });
         const challenge = error.status === 401 ? authenticator.challenge(error) : undefined;
         return sendError(res, error.status, error.code, error.message, challenge ? { 'www-authenticate': challenge } : {});
@@ -121,7 +125,14 @@ export function withAccessControl(handler: CallerHandler, options: AccessOptions
   };
 }
 
-function refuseRate(res: ServerResponse, retryAfterMs: number): void {
+/** A refusal that counts as a failed login: credentials were presented (not merely absent) and judged, not left unchecked. */
+function presentedSomething(presented: unknown, error: AuthError): boolean {
+  const absent = presented === undefined || (typeof presented === 'object' && presented !== null && Object.keys(presented).length === 0);
+  return !absent && error.code !== 'AUTH_UNAVAILABLE';
+}
+
+function refuseRate(res: ServerResponse, verdict: number | { ok: boolean; retryAfterMs?: number }): void {
+  const retryAfterMs = typeof verdict === 'number' ? verdict : (verdict.retryAfterMs ?? 1_000);
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   sendError(res, 429, 'RATE_LIMITED', `Too many requests; retry after ${seconds} s`, { 'retry-after': String(seconds) });
 }
@@ -129,7 +140,7 @@ function refuseRate(res: ServerResponse, retryAfterMs: number): void {
 /** What graphql-ws gives onConnect, as far as authentication needs it. */
 export interface WebSocketConnectContext {
   connectionParams?: Readonly<Record<string, unknown>> | undefined;
-  extra: { request: IncomingMessage; socket: { close(code: number, reason: string): void } };
+  extra: { request: IncomingMessage; socket: { close(code: number, reason: string): void; once(event: 'close', listener: () => void): unknown } };
 }
 
 /**
@@ -139,12 +150,16 @@ export interface WebSocketConnectContext {
  */
 export async function authenticateWebSocket(
   ctx: WebSocketConnectContext,
-  { authenticator, rateLimiter, logger }: Pick<AccessOptions, 'authenticator' | 'rateLimiter' | 'logger'>,
+  { authenticator, rateLimiter, failedLogins, logger }: Pick<AccessOptions, 'authenticator' | 'rateLimiter' | 'failedLogins' | 'logger'>,
 ): Promise<Caller | undefined> {
   const address = clientAddress(ctx.extra.request);
+  if (failedLogins && !failedLogins.available(address)) {
+    ctx.extra.socket.close(4429, 'Too many failed logins');
+    return undefined;
+  }
   try {
-    let presented = parseConnectionParams(ctx.connectionParams);
-    if (presented.scheme === 'none') presented = parseAuthorization(ctx.extra.request.headers.authorization);
+    let presented = parseConnectionInitPayload(ctx.connectionParams);
+    if (presented.scheme === 'none') presented = parseAuthorizationHeader(ctx.extra.request.headers.authorization);
     const caller = await authenticator.authenticate(presented, address);
     const budget = rateLimiter?.take(caller.key);
     if (budget && !budget.ok) {
@@ -154,9 +169,8 @@ export async function authenticateWebSocket(
     return caller;
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;
-    const budget = rateLimiter?.take(`authfail:${address}`);
-    if (budget && !budget.ok) ctx.extra.socket.close(4429, 'Too many requests');
-    else ctx.extra.socket.close(error.status === 401 ? 4401 : error.status === 403 ? 4403 : 4503, error.message.slice(0, 120));
+    if (presentedSomething(ctx.connectionParams ?? ctx.extra.request.headers.authorization, error)) failedLogins?.take(address);
+    ctx.extra.socket.close(error.status === 401 ? 4401 : error.status === 403 ? 4403 : 4503, error.message.slice(0, 120));
     logger.info('WebSocket connection refused', { code: error.code, reason: error.reason, address });
     return undefined;
   }
