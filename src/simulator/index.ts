@@ -3,7 +3,7 @@
 // vCenter 8.0.3, rendered from one deterministic inventory.
 
 import { buildUserDirectory } from './authz.ts';
-import type { BulkUsersSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
+import type { BulkUsersSpec, SimPermissionSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
 import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
@@ -109,7 +109,7 @@ export interface Simulator {
   username: string;
   password: string;
   /** Every user that can log in (administrator, defaults, bulk, custom), with its password and principal name. */
-  users: ReadonlyArray<{ name: string; password: string; principal: string }>;
+  users: ReadonlyArray<{ name: string; password: string; principal: string; permissions: readonly SimPermissionSpec[] }>;
   close(): Promise<void>;
 }
 
@@ -176,7 +176,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     caPem: tls?.caPem,
     username,
     password,
-    users: users.users.map((u) => ({ name: u.name, password: u.password, principal: principalName(u.name) })),
+    users: users.users.map((u) => ({ name: u.name, password: u.password, principal: principalName(u.name), permissions: u.permissions ?? [] })),
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
     },
