@@ -451,10 +451,23 @@ describe('simulator authz: logins, sessions per user, bulk users', () => {
     }
   });
 
-  it('rejects user options that name a missing role or an entity that does not exist', async () => {
+  it('rejects user options that name a missing role or object; a default user\'s missing object is no error', async () => {
     await expect(startSimulator({ users: [{ name: 'x@vsphere.local', password: 'x', permissions: [{ entity: 'root', role: 'Nope' }] }] })).rejects.toThrow(/unknown role 'Nope'/);
     await expect(startSimulator({ users: [{ name: 'x@vsphere.local', password: 'x', permissions: [{ entity: 'cluster:99', role: 'ReadOnly' }] }] })).rejects.toThrow(/cluster:99/);
     await expect(startSimulator({ bulkUsers: { count: -1, password: 'x' } })).rejects.toThrow(/bulkUsers.count/);
+    // A default user's missing object is no error: a one-cluster fleet starts, and its cluster admin sees nothing.
+    const small = await startSimulator({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 1 } });
+    const c = new SimClient(small);
+    try {
+      const v = small.vcenters[0] as SimulatedVCenter;
+      const s = await c.restLogin(v, CLUSTER_ADMIN.name, CLUSTER_ADMIN.password);
+      expect((await c.call(v, 'GET', '/api/vcenter/cluster', { session: s })).json).toEqual([]);
+      const reader = await c.restLogin(v, CLUSTER_READER.name, CLUSTER_READER.password);
+      expect(ids((await c.call(v, 'GET', '/api/vcenter/cluster', { session: reader })).json as Json[], 'cluster')).toEqual(clustersAt(v, [0]));
+    } finally {
+      await c.close();
+      await small.close();
+    }
   });
 
   it('permissions by inventory path, MoID and host index name the same objects', async () => {
