@@ -78,8 +78,12 @@ const sim = await startSimulator({
 });
 
 console.log(`vCenter simulator: ${sim.vcenters.length} vCenter(s)`);
-console.log(`  username: ${sim.username}`);
-console.log(`  password: ${sim.password}`);
+// Test fixtures, not secrets: printed so anyone can try each user ('cluster:N' is the N-th cluster, 0-based).
+console.log('  users (the same on every vCenter):');
+for (const u of sim.users) {
+  const grants = u.permissions.map((p) => `${p.role} on ${p.entity}${p.propagate === false ? ' (not propagating)' : ''}`).join(', ');
+  console.log(`    ${u.name.padEnd(30)} ${u.password.padEnd(16)} ${grants}`);
+}
 if (sim.caPem) {
   const caFile = join(tmpdir(), `vcenter-simulator-ca-${process.pid}.pem`);
   writeFileSync(caFile, sim.caPem);

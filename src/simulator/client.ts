@@ -50,9 +50,9 @@ export class SimClient {
   }
 
   /** SessionManager.Login on /sdk/vim25/{release}; returns the session id header. */
-  async vimLogin(vc: SimulatedVCenter, release = '8.0.3.0'): Promise<string> {
+  async vimLogin(vc: SimulatedVCenter, release = '8.0.3.0', username = this.sim.username, password = this.sim.password): Promise<string> {
     const res = await this.call(vc, 'POST', `/sdk/vim25/${release}/SessionManager/SessionManager/Login`, {
-      body: { _typeName: 'Login', userName: this.sim.username, password: this.sim.password },
+      body: { _typeName: 'Login', userName: username, password },
     });
     const id = res.headers['vmware-api-session-id'];
     if (res.status !== 200 || typeof id !== 'string') throw new Error(`VI/JSON login failed: ${res.status} ${res.text}`);

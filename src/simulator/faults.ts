@@ -17,6 +17,18 @@ export class VimFault extends Error {
 export const fault = {
   notAuthenticated: (obj: MoRef): VimFault =>
     new VimFault({ _typeName: 'NotAuthenticated', faultstring: 'The session is not authenticated.', object: morefJson(obj), privilegeId: 'System.View' }),
+  /**
+   * The user lacks `privilege` on `entity`. vCenter fills the deprecated object/privilegeId
+   * and, since 7.0.3.2, missingPrivileges (NoPermissionEntityPrivileges).
+   */
+  noPermission: (entity: MoRef, privilege: string): VimFault =>
+    new VimFault({
+      _typeName: 'NoPermission',
+      faultstring: `Permission to perform this operation was denied. Required privilege '${privilege}' on managed object with id '${entity.value}'.`,
+      object: morefJson(entity),
+      privilegeId: privilege,
+      missingPrivileges: [{ _typeName: 'NoPermissionEntityPrivileges', entity: morefJson(entity), privilegeIds: [privilege] }],
+    }),
   invalidLogin: (): VimFault =>
     new VimFault({ _typeName: 'InvalidLogin', faultstring: 'Cannot complete login due to an incorrect user name or password.' }),
   managedObjectNotFound: (obj: MoRef): VimFault =>

@@ -2,11 +2,14 @@
 // loopback, each speaking the REST (/api) and VI/JSON (/sdk/vim25) APIs of a
 // vCenter 8.0.3, rendered from one deterministic inventory.
 
+import { buildUserDirectory } from './authz.ts';
+import type { BulkUsersSpec, SimPermissionSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
 import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
 import type { FaultRule } from './injection.ts';
 import type { SimStats } from './stats.ts';
+import { principalName } from './sessions.ts';
 import { TASK_RETENTION_MS } from './tasks.ts';
 import { createTlsMaterial } from './tls.ts';
 
@@ -14,6 +17,9 @@ export type { FleetSize, VCenterInventory } from './inventory.ts';
 export type { SimStats } from './stats.ts';
 export type { FaultRule, InjectedError } from './injection.ts';
 export { DEPOT_URLS } from './depot.ts';
+export { DEFAULT_USERS, READ_ONLY_PRIVILEGES } from './authz.ts';
+export type { BulkUsersSpec, SimPermissionSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
+export { principalName } from './sessions.ts';
 
 export interface SimulatorOptions {
   /** default 1; same seed+size => identical inventory, MoIDs, names, builds */
@@ -28,10 +34,19 @@ export interface SimulatorOptions {
   tls?: boolean;
   /** injected delay before answering every request (not /_sim/), default 0 */
   latencyMs?: number;
-  /** default 'administrator@vsphere.local' */
+  /** The administrator (role Administrator on the root folder, propagating); default 'administrator@vsphere.local' */
   username?: string;
   /** default 'VMware1!' */
   password?: string;
+  /**
+   * More users, after the administrator and DEFAULT_USERS (readonly@, cluster-reader@,
+   * cluster-admin@vsphere.local); an entry named like an earlier user replaces it.
+   */
+  users?: SimUserSpec[];
+  /** Many similar users for load tests: `${prefix}1@vsphere.local` … with `role` on the root folder. */
+  bulkUsers?: BulkUsersSpec;
+  /** Custom roles, besides the system roles Administrator, ReadOnly and NoAccess. */
+  roles?: SimRoleSpec[];
   /** defaults 1000 / 2500 as documented */
   restListLimits?: { clusters?: number; hosts?: number };
   /** objects per RetrievePropertiesEx page when the caller sets no maxObjects, default 100 as on vCenter; an explicit maxObjects is honoured up to 10,000 */
@@ -90,8 +105,11 @@ export interface Simulator {
   vcenters: SimulatedVCenter[];
   /** PEM of the CA that signed every vCenter's certificate; undefined without TLS */
   caPem: string | undefined;
+  /** The administrator's name and password */
   username: string;
   password: string;
+  /** Every user that can log in (administrator, defaults, bulk, custom), with its password and principal name. */
+  users: ReadonlyArray<{ name: string; password: string; principal: string; permissions: readonly SimPermissionSpec[] }>;
   close(): Promise<void>;
 }
 
@@ -105,6 +123,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
   const username = options.username ?? DEFAULT_USERNAME;
   const password = options.password ?? DEFAULT_PASSWORD;
+  const users = buildUserDirectory({ admin: { name: username, password }, users: options.users, bulkUsers: options.bulkUsers, roles: options.roles });
   const tls = options.tls === false ? undefined : await createTlsMaterial();
   const seed = options.seed ?? 1;
   const inventories = buildFleet({
@@ -122,8 +141,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         port: options.basePort ? options.basePort + inventory.index : 0,
         ...(tls ? { tls } : {}),
         latencyMs: options.latencyMs ?? 0,
-        username,
-        password,
+        users,
         restListLimits: { clusters: options.restListLimits?.clusters ?? 1000, hosts: options.restListLimits?.hosts ?? 2500 },
         propertyCollectorPageSize: options.propertyCollectorPageSize ?? 100,
         patchScanDurationMs: options.patchScanDurationMs ?? 1000,
@@ -158,6 +176,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     caPem: tls?.caPem,
     username,
     password,
+    users: users.users.map((u) => ({ name: u.name, password: u.password, principal: principalName(u.name), permissions: u.permissions ?? [] })),
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
     },

@@ -99,6 +99,8 @@ interface Collected {
   paths: Set<string>;
   /** False until some PropertySpec matches the object's type. */
   matched: boolean;
+  /** Set when the user may not read the object: the entity lacking System.Read. */
+  denied?: MoRef;
 }
 
 /**
@@ -125,6 +127,8 @@ export function retrieveContents(ctx: VimContext, specSet: unknown): ObjectConte
     // Objects found by this spec; a traversal step is taken once per object.
     const found: ManagedObject[] = [];
     const foundKeys = new Set<string>();
+    /** Objects the spec names itself (not skipped), as opposed to reached by traversal. */
+    const namedObjects = new Set<string>();
     const walked = new Map<string, Set<TraversalSpec>>();
     const add = (o: ManagedObject): void => {
       const k = keyOf(o.ref);
@@ -157,13 +161,20 @@ export function retrieveContents(ctx: VimContext, specSet: unknown): ObjectConte
         if (reportMissing) continue;
         throw fault.managedObjectNotFound(os.obj);
       }
-      if (!os.skip) add(obj);
+      if (!os.skip) {
+        add(obj);
+        namedObjects.add(keyOf(obj.ref));
+      }
       traverse(obj, os.selectSet);
     }
 
     for (const obj of found) {
       const k = keyOf(obj.ref);
-      const entry = collected.get(k) ?? { obj, all: false, paths: new Set<string>(), matched: false };
+      // vCenter silently leaves out what the user may not read, unless the spec names it:
+      // then its ObjectContent reports every requested property as missing with NoPermission.
+      const denied = ctx.access.denied(obj.ref);
+      if (denied && !namedObjects.has(k)) continue;
+      const entry: Collected = collected.get(k) ?? { obj, all: false, paths: new Set<string>(), matched: false, ...(denied ? { denied } : {}) };
       for (const ps of propSpecs) {
         if (!isA(obj.ref.type, ps.type)) continue;
         entry.matched = true;
@@ -191,7 +202,15 @@ function referencedObjects(ctx: VimContext, v: VimValue | undefined): ManagedObj
 function objectContent(entry: Collected): ObjectContentJson {
   const names = new Set(entry.paths);
   if (entry.all) for (const p of propertiesOf(entry.obj.ref.type) ?? []) names.add(p);
+  const content: ObjectContentJson = { _typeName: 'ObjectContent', obj: morefJson(entry.obj.ref) };
   // vCenter lists properties sorted by name (see captures/).
+  if (entry.denied) {
+    if (names.size > 0) {
+      const { body } = fault.noPermission(entry.denied, 'System.Read');
+      content.missingSet = [...names].sort().map((path) => ({ _typeName: 'MissingProperty', path, fault: body }));
+    }
+    return content;
+  }
   const propSet: unknown[] = [];
   for (const name of [...names].sort()) {
     const [top = '', ...rest] = name.split('.');
@@ -200,7 +219,6 @@ function objectContent(entry: Collected): ObjectContentJson {
     if (lookup.value === undefined) continue; // unset optional property: omitted
     propSet.push({ _typeName: 'DynamicProperty', name, val: toBoxed(lookup.value) });
   }
-  const content: ObjectContentJson = { _typeName: 'ObjectContent', obj: morefJson(entry.obj.ref) };
   if (propSet.length > 0) content.propSet = propSet;
   return content;
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { installedImageInfo, message, softwareInfo } from './esx-settings.ts';
 import { headerValue, sendEmpty, sendJson } from './http.ts';
+import type { Authorization } from './authz.ts';
 import type { SimCluster, SimHost, VCenterInventory } from './inventory.ts';
 import type { RestSession, SessionStore } from './sessions.ts';
 import type { StatsRecorder } from './stats.ts';
@@ -13,8 +14,7 @@ export interface RestDeps {
   inv: VCenterInventory;
   sessions: SessionStore;
   stats: StatsRecorder;
-  username: string;
-  password: string;
+  authz: Authorization;
   limits: { clusters: number; hosts: number };
 }
 
@@ -40,6 +40,19 @@ function notFound(res: ServerResponse, id: string, text: string, args: string[])
 
 function invalidArgument(res: ServerResponse, text: string, args: string[]): void {
   vapiError(res, 400, 'INVALID_ARGUMENT', [message('vapi.bindings.typeconverter.invalid.argument', text, args)]);
+}
+
+/**
+ * 403 Vapi.Std.Errors.Unauthorized: the user is authenticated but lacks a privilege. Per the
+ * spec the messages do not say which privilege or resource.
+ */
+function unauthorized(res: ServerResponse): void {
+  vapiError(res, 403, 'UNAUTHORIZED', [message('vapi.security.authorization.invalid', 'Unable to authorize user')]);
+}
+
+/** Whether the session's user holds `privilege` on the cluster. */
+function mayOnCluster(deps: RestDeps, session: RestSession | undefined, cluster: SimCluster, privilege: string): boolean {
+  return session !== undefined && deps.authz.has(session.account, { type: 'ClusterComputeResource', value: cluster.moId }, privilege);
 }
 
 function clusterNotFound(res: ServerResponse, cluster: string): void {
@@ -94,7 +107,7 @@ function tooMany(res: ServerResponse, kind: 'cluster' | 'host', matched: number,
   ]);
 }
 
-function listClusters(res: ServerResponse, deps: RestDeps, q: URLSearchParams): void {
+function listClusters(res: ServerResponse, deps: RestDeps, q: URLSearchParams, session: RestSession | undefined): void {
   const { inv } = deps;
   const ids = filterSet(q, 'clusters');
   const names = filterSet(q, 'names');
@@ -105,7 +118,9 @@ function listClusters(res: ServerResponse, deps: RestDeps, q: URLSearchParams): 
       (!ids || ids.has(c.moId)) &&
       (!names || names.has(c.name)) &&
       (!datacenters || datacenters.has(c.datacenter)) &&
-      intersects(folders, folderChain(inv, c.parentFolder)),
+      intersects(folders, folderChain(inv, c.parentFolder)) &&
+      // "visible (subject to permission checks)": System.Read on the cluster.
+      mayOnCluster(deps, session, c, 'System.Read'),
   );
   if (matches.length > deps.limits.clusters) return tooMany(res, 'cluster', matches.length, deps.limits.clusters);
   sendJson(res, 200, matches.map((c) => ({ cluster: c.moId, name: c.name, ha_enabled: c.haEnabled, drs_enabled: c.drsEnabled })));
@@ -130,7 +145,7 @@ function hostSummary(h: SimHost): Json {
   return summary;
 }
 
-function listHosts(res: ServerResponse, deps: RestDeps, q: URLSearchParams): void {
+function listHosts(res: ServerResponse, deps: RestDeps, q: URLSearchParams, session: RestSession | undefined): void {
   const { inv } = deps;
   const ids = filterSet(q, 'hosts');
   const names = filterSet(q, 'names');
@@ -160,7 +175,9 @@ function listHosts(res: ServerResponse, deps: RestDeps, q: URLSearchParams): voi
       (!datacenters || datacenters.has(h.datacenter)) &&
       (!clusters || clusters.has(h.cluster)) &&
       (!states || states.has(CONNECTION_STATES[h.connectionState])) &&
-      intersects(folders, folderChain(inv, cluster.parentFolder))
+      intersects(folders, folderChain(inv, cluster.parentFolder)) &&
+      session !== undefined &&
+      deps.authz.has(session.account, { type: 'HostSystem', value: h.moId }, 'System.Read')
     );
   });
   if (matches.length > deps.limits.hosts) return tooMany(res, 'host', matches.length, deps.limits.hosts);
@@ -182,10 +199,10 @@ const ROUTES: Route[] = [
     auth: false,
     handle(req, res, deps) {
       const creds = basicCredentials(req);
-      const valid = creds !== undefined && creds.user.toLowerCase() === deps.username.toLowerCase() && creds.pass === deps.password;
-      deps.stats.login('rest', valid);
-      if (!valid) return unauthenticated(res);
-      sendJson(res, 201, deps.sessions.createRest(deps.username).id);
+      const account = creds && deps.authz.authenticate(creds.user, creds.pass);
+      deps.stats.login('rest', account !== undefined);
+      if (account === undefined) return unauthenticated(res);
+      sendJson(res, 201, deps.sessions.createRest(account).id);
     },
   },
   {
@@ -203,28 +220,32 @@ const ROUTES: Route[] = [
     auth: true,
     handle(_req, res, deps, _p, _q, session) {
       deps.sessions.rest.delete((session as RestSession).id);
+      deps.stats.logout('rest');
       sendEmpty(res, 204);
     },
   },
-  { method: 'GET', template: '/api/vcenter/cluster', auth: true, handle: (_r, res, deps, _p, q) => listClusters(res, deps, q) },
+  { method: 'GET', template: '/api/vcenter/cluster', auth: true, handle: (_r, res, deps, _p, q, session) => listClusters(res, deps, q, session) },
   {
     method: 'GET',
     template: '/api/vcenter/cluster/{cluster}',
     auth: true,
-    handle(_req, res, deps, p) {
+    handle(_req, res, deps, p, _q, session) {
       const c = deps.inv.clusterById.get(p.cluster ?? '');
       if (!c) return clusterNotFound(res, p.cluster ?? '');
+      if (!mayOnCluster(deps, session, c, 'System.Read')) return unauthorized(res);
       sendJson(res, 200, { name: c.name, resource_pool: c.resourcePool });
     },
   },
-  { method: 'GET', template: '/api/vcenter/host', auth: true, handle: (_r, res, deps, _p, q) => listHosts(res, deps, q) },
+  { method: 'GET', template: '/api/vcenter/host', auth: true, handle: (_r, res, deps, _p, q, session) => listHosts(res, deps, q, session) },
   {
     method: 'GET',
     template: '/api/esx/settings/clusters/{cluster}/installed-images',
     auth: true,
-    handle(_req, res, deps, p) {
+    handle(_req, res, deps, p, _q, session) {
       const c = deps.inv.clusterById.get(p.cluster ?? '');
       if (!c) return clusterNotFound(res, p.cluster ?? '');
+      // Per the operation's spec; vCenter's ReadOnly role does not include it.
+      if (!mayOnCluster(deps, session, c, 'VcIntegrity.lifecycleSettings.Read')) return unauthorized(res);
       sendJson(res, 200, installedImageInfo(deps.inv, c));
     },
   },
@@ -232,9 +253,10 @@ const ROUTES: Route[] = [
     method: 'GET',
     template: '/api/esx/settings/clusters/{cluster}/software',
     auth: true,
-    handle(_req, res, deps, p) {
+    handle(_req, res, deps, p, _q, session) {
       const c = deps.inv.clusterById.get(p.cluster ?? '');
       if (!c) return clusterNotFound(res, p.cluster ?? '');
+      if (!mayOnCluster(deps, session, c, 'VcIntegrity.lifecycleSoftwareSpecification.Read')) return unauthorized(res);
       if (!c.desiredImage) {
         notFound(
           res,

@@ -12,6 +12,8 @@ import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
 import { FaultInjector, parseFaultRules } from './injection.ts';
 import type { Decision, FaultRule } from './injection.ts';
 import type { VCenterInventory } from './inventory.ts';
+import { Authorization } from './authz.ts';
+import type { UserDirectory } from './authz.ts';
 import { handleRest, restRouteTemplate, restServiceError } from './rest.ts';
 import { SessionStore } from './sessions.ts';
 import { StatsRecorder } from './stats.ts';
@@ -27,8 +29,8 @@ export interface VCenterServerOptions {
   port: number;
   tls?: TlsMaterial;
   latencyMs: number;
-  username: string;
-  password: string;
+  /** Users, roles and permissions (the same on every vCenter of the simulator). */
+  users: UserDirectory;
   restListLimits: { clusters: number; hosts: number };
   propertyCollectorPageSize: number;
   /** How long a ScanHostPatchV2_Task runs. */
@@ -50,6 +52,7 @@ export class VCenterServer {
   private readonly sessions = new SessionStore();
   private readonly recorder = new StatsRecorder();
   private readonly tasks: TaskStore;
+  private readonly authz: Authorization;
   private readonly server: Server;
   private readonly injector: FaultInjector;
   private latencyMs: number;
@@ -66,6 +69,7 @@ export class VCenterServer {
     this.latencyMs = options.latencyMs;
     this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs);
     this.injector = new FaultInjector(options.faultSeed, options.faults);
+    this.authz = new Authorization(options.inventory, options.users);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
         // A bug, not a vCenter behaviour: answer 500 and keep serving.
@@ -151,7 +155,7 @@ export class VCenterServer {
   }
 
   stats(): SimStats {
-    return this.recorder.snapshot({ sessions: this.sessions.live(), filters: this.sessions.liveFilters(), tasks: this.tasks.counts() });
+    return this.recorder.snapshot({ sessions: this.sessions.live(), sessionsByUser: this.sessions.liveByUser(), filters: this.sessions.liveFilters(), tasks: this.tasks.counts() });
   }
 
   resetStats(): void {
@@ -199,8 +203,7 @@ export class VCenterServer {
           inv: this.inventory,
           sessions: this.sessions,
           stats: this.recorder,
-          username: this.options.username,
-          password: this.options.password,
+          authz: this.authz,
           limits: this.options.restListLimits,
         });
       } else if (segments[0] === 'sdk' && segments[1] === 'vim25') {
@@ -208,8 +211,7 @@ export class VCenterServer {
           inv: this.inventory,
           sessions: this.sessions,
           stats: this.recorder,
-          username: this.options.username,
-          password: this.options.password,
+          authz: this.authz,
           pageSize: this.options.propertyCollectorPageSize,
           tasks: this.tasks,
           patchScanDurationMs: this.options.patchScanDurationMs,

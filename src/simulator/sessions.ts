@@ -8,6 +8,9 @@ import type { FilterState } from './updates.ts';
 
 export interface RestSession {
   id: string;
+  /** The user's directory name ('readonly@vsphere.local'): whose permissions apply. */
+  account: string;
+  /** Principal name as vCenter reports it ('VSPHERE.LOCAL\\Readonly'). */
   user: string;
   createdTime: Date;
   lastAccessedTime: Date;
@@ -31,6 +34,9 @@ export interface VimSession {
   id: string;
   /** UserSession.key */
   key: string;
+  /** The user's directory name ('readonly@vsphere.local'): whose permissions apply. */
+  account: string;
+  /** Principal name as vCenter reports it ('VSPHERE.LOCAL\\Readonly'). */
   userName: string;
   loginTime: Date;
   lastActiveTime: Date;
@@ -64,7 +70,7 @@ export class SessionStore {
 
   createRest(username: string): RestSession {
     const now = new Date();
-    const s: RestSession = { id: randomBytes(16).toString('hex'), user: principalName(username), createdTime: now, lastAccessedTime: now };
+    const s: RestSession = { id: randomBytes(16).toString('hex'), account: username, user: principalName(username), createdTime: now, lastAccessedTime: now };
     this.rest.set(s.id, s);
     return s;
   }
@@ -74,6 +80,7 @@ export class SessionStore {
     const s: VimSession = {
       id: randomBytes(20).toString('hex'),
       key: randomUUID(),
+      account: username,
       userName: principalName(username),
       loginTime: now,
       lastActiveTime: now,
@@ -99,6 +106,16 @@ export class SessionStore {
 
   live(): { rest: number; vim: number } {
     return { rest: this.rest.size, vim: this.vim.size };
+  }
+
+  /** Live sessions per API per principal name ('VSPHERE.LOCAL\\User7' → 1). */
+  liveByUser(): { rest: Record<string, number>; vim: Record<string, number> } {
+    const count = (names: Iterable<string>): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const n of [...names].sort()) out[n] = (out[n] ?? 0) + 1;
+      return out;
+    };
+    return { rest: count([...this.rest.values()].map((s) => s.user)), vim: count([...this.vim.values()].map((s) => s.userName)) };
   }
 
   /** PropertyFilters of every live VI/JSON session. */

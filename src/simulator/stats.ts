@@ -6,8 +6,13 @@ export interface SimStats {
   totalRequests: number;
   /** successful logins since last reset */
   logins: { rest: number; vim: number };
+  /** logins refused (unknown user or wrong password) since last reset */
   failedLogins: { rest: number; vim: number };
+  /** explicit logouts (DELETE /api/session, SessionManager.Logout) since last reset */
+  logouts: { rest: number; vim: number };
   liveSessions: { rest: number; vim: number };
+  /** live sessions per API per principal name as vCenter reports it, e.g. { rest: { 'VSPHERE.LOCAL\\User7': 1 }, vim: {} } */
+  sessionsByUser: { rest: Record<string, number>; vim: Record<string, number> };
   /** PropertyFilters alive now, over every session (they die with their session). */
   liveFilters: number;
   /** WaitForUpdatesEx calls pending right now. */
@@ -25,6 +30,7 @@ export interface SimStats {
 /** Live state the recorder does not own, read at snapshot time. */
 export interface LiveCounts {
   sessions: { rest: number; vim: number };
+  sessionsByUser: { rest: Record<string, number>; vim: Record<string, number> };
   filters: number;
   tasks: { live: number; running: number };
 }
@@ -36,6 +42,7 @@ export class StatsRecorder {
   private total = 0;
   private logins = { rest: 0, vim: 0 };
   private failedLogins = { rest: 0, vim: 0 };
+  private logouts = { rest: 0, vim: 0 };
   private waiting = 0;
   private peakWaiting = 0;
   private faults = new Map<string, number>();
@@ -50,6 +57,10 @@ export class StatsRecorder {
   login(api: Api, ok: boolean): void {
     if (ok) this.logins[api]++;
     else this.failedLogins[api]++;
+  }
+
+  logout(api: Api): void {
+    this.logouts[api]++;
   }
 
   waitBegin(): void {
@@ -72,7 +83,9 @@ export class StatsRecorder {
       totalRequests: this.total,
       logins: { ...this.logins },
       failedLogins: { ...this.failedLogins },
+      logouts: { ...this.logouts },
       liveSessions: { ...live.sessions },
+      sessionsByUser: live.sessionsByUser,
       liveFilters: live.filters,
       waitingCalls: this.waiting,
       peakWaitingCalls: this.peakWaiting,
@@ -87,6 +100,7 @@ export class StatsRecorder {
     this.total = 0;
     this.logins = { rest: 0, vim: 0 };
     this.failedLogins = { rest: 0, vim: 0 };
+    this.logouts = { rest: 0, vim: 0 };
     // Calls still waiting stay counted; the peak restarts from them.
     this.peakWaiting = this.waiting;
     this.faults.clear();

@@ -35,14 +35,16 @@ const QUEUED_MS = 20;
 export function taskState(t: SimTask, now: number): { state: TaskState; progress?: number; startTime?: number; completeTime?: number } {
   const end = t.queueTime + QUEUED_MS + t.durationMs;
   const start = t.queueTime + QUEUED_MS;
+  // Progress moves in steps of 10 like hostd reports it.
+  const progressAt = (at: number): number => Math.min(90, Math.floor(((at - start) / t.durationMs) * 10) * 10);
   if (t.cancelledAt !== undefined) {
-    return t.cancelledAt < start ? { state: 'error', completeTime: t.cancelledAt } : { state: 'error', startTime: start, completeTime: t.cancelledAt };
+    // A cancelled task keeps the progress it had reached: progress never goes backwards.
+    return t.cancelledAt < start
+      ? { state: 'error', completeTime: t.cancelledAt }
+      : { state: 'error', startTime: start, completeTime: t.cancelledAt, progress: progressAt(t.cancelledAt) };
   }
   if (now < start) return { state: 'queued' };
-  if (now < end) {
-    // Progress moves in steps of 10 like hostd reports it.
-    return { state: 'running', startTime: start, progress: Math.min(90, Math.floor(((now - start) / t.durationMs) * 10) * 10) };
-  }
+  if (now < end) return { state: 'running', startTime: start, progress: progressAt(now) };
   return { state: t.failure ? 'error' : 'success', startTime: start, completeTime: end, progress: 100 };
 }
 

@@ -82,8 +82,11 @@ function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
       if (!props.has(name)) changeSet.push({ _typeName: 'PropertyChange', name, op: 'remove' });
     }
     if (before && changeSet.length === 0) continue;
+    const update: Json = { _typeName: 'ObjectUpdate', kind: before ? 'modify' : 'enter', obj: content.obj, changeSet };
+    // An object the filter names but the user may not read enters with its properties missing (NoPermission).
+    if (content.missingSet && !before) update.missingSet = content.missingSet;
     pending.push({
-      update: { _typeName: 'ObjectUpdate', kind: before ? 'modify' : 'enter', obj: content.obj, changeSet },
+      update,
       commit: () => f.reported.set(key, { obj: content.obj, props }),
     });
   }

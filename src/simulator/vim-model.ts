@@ -2,10 +2,11 @@
 // their types, and their properties as typed values. Property names and
 // data object fields follow the vSphere Web Services API (vim25).
 
+import type { Access } from './authz.ts';
 import type { MoRef, SimCluster, SimFolder, SimHost, VCenterInventory } from './inventory.ts';
 import type { SessionStore, VimSession } from './sessions.ts';
 import { taskInfo } from './tasks.ts';
-import type { TaskStore } from './tasks.ts';
+import type { SimTask, TaskStore } from './tasks.ts';
 import {
   bool,
   data,
@@ -25,6 +26,8 @@ export interface VimContext {
   inv: VCenterInventory;
   sessions: SessionStore;
   tasks: TaskStore;
+  /** What the session's user may read and do (nothing governed by permissions without a session). */
+  access: Access;
   /** The caller's session, when authenticated. */
   session?: VimSession;
 }
@@ -220,7 +223,7 @@ export function hostConfigManagerMoId(hostMoId: string, prefix: string): string 
   return `${prefix}-${hostMoId.slice('host-'.length)}`;
 }
 
-export function patchManagerHost(ctx: VimContext, moId: string): SimHost | undefined {
+export function patchManagerHost(ctx: Pick<VimContext, 'inv'>, moId: string): SimHost | undefined {
   const m = /^patchManager-(\d+)$/.exec(moId);
   return m ? ctx.inv.hostById.get(`host-${m[1]}`) : undefined;
 }
@@ -378,7 +381,7 @@ function hostProps(ctx: VimContext, h: SimHost): Record<string, () => VimValue |
   const status = hostStatus(h);
   return {
     ...managedEntity(h.name, ref('ClusterComputeResource', h.cluster), status),
-    recentTask: () => morefs(ctx.tasks.forEntity(h.moId).map((t) => ref('Task', t.moId))),
+    recentTask: () => morefs(visibleTasks(ctx, ctx.tasks.forEntity(h.moId))),
     config: () =>
       data('HostConfigInfo', {
         host: moref('HostSystem', h.moId),
@@ -447,6 +450,11 @@ export function containerViewContents(ctx: VimContext, container: MoRef, types: 
   return out;
 }
 
+/** Tasks the session's user may see: those whose entity it may read. */
+function visibleTasks(ctx: VimContext, tasks: SimTask[]): MoRef[] {
+  return tasks.map((t) => ref('Task', t.moId)).filter((t) => ctx.access.mayRead(t));
+}
+
 function object(refValue: MoRef, props: Record<string, () => VimValue | undefined>): ManagedObject {
   return { ref: refValue, get: (name) => props[name]?.() };
 }
@@ -510,7 +518,7 @@ export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
       return r.value === 'TaskManager'
         ? object(r, {
             maxCollector: () => int(32),
-            recentTask: () => morefs(ctx.tasks.recent().map((t) => ref('Task', t.moId))),
+            recentTask: () => morefs(visibleTasks(ctx, ctx.tasks.recent())),
           })
         : undefined;
     case 'ViewManager':
@@ -524,7 +532,8 @@ export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
         container: () => moref(v.container.type, v.container.value),
         recursive: () => bool(v.recursive),
         type: () => strings(v.types),
-        view: () => morefs(containerViewContents(ctx, v.container, v.types, v.recursive)),
+        // A view lists only what its session's user may read.
+        view: () => morefs(containerViewContents(ctx, v.container, v.types, v.recursive).filter((o) => ctx.access.mayRead(o))),
       });
     }
     case 'HostPatchManager':

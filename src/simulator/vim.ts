@@ -4,6 +4,8 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { accessOf } from './authz.ts';
+import type { Authorization } from './authz.ts';
 import { VimFault, fault } from './faults.ts';
 import { headerValue, readBody, sendEmpty, sendJson } from './http.ts';
 import type { VCenterInventory } from './inventory.ts';
@@ -25,8 +27,7 @@ export interface VimDeps {
   inv: VCenterInventory;
   sessions: SessionStore;
   stats: StatsRecorder;
-  username: string;
-  password: string;
+  authz: Authorization;
   /** Server policy cap on objects per RetrievePropertiesEx page. */
   pageSize: number;
   tasks: TaskStore;
@@ -79,6 +80,12 @@ const noContent: Result = { status: 204 };
 function requireSession(call: Call): VimSession {
   if (!call.ctx.session) throw fault.notAuthenticated(call.target);
   return call.ctx.session;
+}
+
+/** NoPermission unless the session's user holds `privilege` on the entity governing `ref`. */
+function requirePrivilege(ctx: VimContext, ref: MoRef, privilege: string): void {
+  const entity = ctx.access.denied(ref, privilege);
+  if (entity) throw fault.noPermission(entity, privilege);
 }
 
 /** An optional string[] parameter (unset → empty). */
@@ -142,11 +149,11 @@ const METHODS: Record<string, Record<string, Method>> = {
         const { userName, password, locale } = c.body;
         if (typeof userName !== 'string') throw fault.invalidArgument('userName');
         if (typeof password !== 'string') throw fault.invalidArgument('password');
-        const valid = userName.toLowerCase() === c.deps.username.toLowerCase() && password === c.deps.password;
-        c.deps.stats.login('vim', valid);
-        if (!valid) throw fault.invalidLogin();
+        const account = c.deps.authz.authenticate(userName, password);
+        c.deps.stats.login('vim', account !== undefined);
+        if (account === undefined) throw fault.invalidLogin();
         const s = c.deps.sessions.createVim(
-          c.deps.username,
+          account,
           c.req.socket.remoteAddress ?? '127.0.0.1',
           headerValue(c.req, 'user-agent') ?? '',
           typeof locale === 'string' ? locale : 'en',
@@ -159,6 +166,7 @@ const METHODS: Record<string, Record<string, Method>> = {
       run(c) {
         const s = requireSession(c);
         c.deps.sessions.vim.delete(s.id);
+        c.deps.stats.logout('vim');
         return noContent;
       },
     },
@@ -246,6 +254,8 @@ const METHODS: Record<string, Record<string, Method>> = {
         const s = requireSession(c);
         const host = patchManagerHost(c.ctx, c.target.value);
         if (!host) throw fault.managedObjectNotFound(c.target);
+        // The spec: "Required privileges: System.Read" (on the host the manager belongs to).
+        requirePrivilege(c.ctx, c.target, 'System.Read');
         const metaUrls = stringList(c.body.metaUrls, 'metaUrls');
         const bundleUrls = stringList(c.body.bundleUrls, 'bundleUrls');
         if (host.connectionState !== 'connected') throw fault.invalidState('The operation is not allowed in the current state.');
@@ -275,6 +285,8 @@ const METHODS: Record<string, Record<string, Method>> = {
         requireSession(c);
         const task = c.ctx.tasks.tasks.get(c.target.value);
         if (!task) throw fault.managedObjectNotFound(c.target);
+        // Cancelling needs the privilege of the method that started the task (System.Read for a scan), on its entity.
+        requirePrivilege(c.ctx, task.entity, 'System.Read');
         // The spec: InvalidState when the task is already canceled or completed.
         if (isTerminal(task, Date.now())) throw fault.invalidState('The operation is not allowed in the current state.');
         task.cancelledAt = Date.now();
@@ -348,7 +360,7 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
     session.lastActiveTime = new Date();
     session.callCount++;
   }
-  const base = { inv: deps.inv, sessions: deps.sessions, tasks: deps.tasks };
+  const base = { inv: deps.inv, sessions: deps.sessions, tasks: deps.tasks, access: accessOf(deps.authz, deps.inv, deps.tasks, session?.account) };
   const ctx: VimContext = session ? { ...base, session } : base;
 
   try {
@@ -358,6 +370,7 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
       if (!session && !anonymous) throw fault.notAuthenticated(target);
       const obj = resolve(ctx, target);
       if (!obj) throw fault.managedObjectNotFound(target);
+      requirePrivilege(ctx, target, 'System.Read');
       if (!PROPERTIES[type]?.includes(member)) throw fault.invalidProperty(member);
       const value: VimValue | undefined = obj.get(member);
       sendJson(res, 200, value === undefined ? null : toRaw(value));
