@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { withoutCallerLimits } from '../src/auth/config.ts';
 import { createGateway } from '../src/gateway.ts';
 import { createLogger } from '../src/log.ts';
 import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
@@ -75,6 +76,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     logger: createLogger({ level: 'error', write: () => {} }),
     client: { retry: { baseDelayMs: 50, maxDelayMs: 400 }, breaker: { failureThreshold: 5, probeIntervalMs: 200 } },
     taskWatcher: { maxWaitSeconds: 2, retryDelayMs: 100, giveUpAfterMs: 15_000 },
+    // One loopback load generator on purpose: per-caller limits are not what chaos tests.
+    auth: withoutCallerLimits(),
   });
   const url = await gateway.listen(0, '127.0.0.1');
   const deadline = Date.now() + options.durationMs;
