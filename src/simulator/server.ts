@@ -7,6 +7,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
+import { InventoryChangeError, applyInventoryChange, parseInventoryChange } from './dynamics.ts';
+import type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
 import { fault } from './faults.ts';
 import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
 import { FaultInjector, parseFaultRules } from './injection.ts';
@@ -160,6 +162,11 @@ export class VCenterServer {
 
   expireSessions(): void {
     this.sessions.expireAll();
+  }
+
+  /** Applies an inventory change (dynamics.ts); throws InventoryChangeError when vCenter would refuse it. */
+  changeInventory(change: InventoryChange): InventoryChangeResult {
+    return applyInventoryChange(this.inventory, change);
   }
 
   setLatency(ms: number): void {
@@ -331,6 +338,20 @@ export class VCenterServer {
           return sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
         }
         return sendEmpty(res, 204);
+      }
+    }
+    if (method === 'POST' && action === 'inventory') {
+      try {
+        let body: unknown;
+        try {
+          body = JSON.parse(await readBody(req));
+        } catch {
+          throw new InventoryChangeError(400, 'body must be JSON');
+        }
+        return sendJson(res, 200, this.changeInventory(parseInventoryChange(body)));
+      } catch (err) {
+        if (err instanceof InventoryChangeError) return sendJson(res, err.status, { error: err.message });
+        throw err;
       }
     }
     if (method === 'POST' && action === 'down') {
