@@ -15,6 +15,8 @@ import type { WebSocket } from 'ws';
 import type { Duplex } from 'node:stream';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from './log.ts';
+import { InventoryMirrors } from './mirror/index.ts';
+import type { InventoryMirrorOptions } from './mirror/index.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
 import { silentLogger } from './log.ts';
@@ -30,6 +32,11 @@ export interface GatewayOptions {
   limits?: Partial<RequestLimits>;
   /** Retry and circuit-breaker tuning for every vCenter client (tests shorten them). */
   client?: Pick<VCenterClientOptions, 'retry' | 'breaker'>;
+  /**
+   * Run an inventory mirror per vCenter (kept current by the change feed) and answer
+   * service-account inventory queries from it. Off unless given; `{}` for the defaults.
+   */
+  inventoryMirror?: Omit<InventoryMirrorOptions, 'logger'>;
 }
 
 export interface Gateway {
@@ -37,13 +44,15 @@ export interface Gateway {
   server: Server;
   upstreams: Upstreams;
   scans: ScanService;
+  /** The inventory mirrors, when enabled. */
+  mirrors?: InventoryMirrors;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops listening, waits up to graceMs for in-flight requests, then logs out of every vCenter. */
   close(graceMs?: number): Promise<void>;
 }
 
-export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides, client }: GatewayOptions): Gateway {
+export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides, client, inventoryMirror }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
   for (const vc of vcenters) {
@@ -52,7 +61,9 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
   }
   const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
+  const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
+  mirrors?.start();
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(mirrors ? { mirrors } : {}) });
   const server = createServer(guardHttp(yoga, limits));
   const webSockets = serveGraphQLOverWebSocket(yoga, server);
 
@@ -61,6 +72,7 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
     server,
     upstreams,
     scans,
+    ...(mirrors ? { mirrors } : {}),
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -80,7 +92,7 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
       //    get a normal close), which also ends the watch loops and destroys their filters.
       for (const socket of webSockets.clients) socket.close(1001, 'gateway shutting down');
       webSockets.close();
-      await scans.close();
+      await Promise.all([scans.close(), mirrors?.close()]);
       // 3. Let in-flight requests finish (closing each connection as it goes idle), then cut
       //    whatever is left.
       const reap = setInterval(() => server.closeIdleConnections(), 50);

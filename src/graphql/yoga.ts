@@ -8,9 +8,11 @@ import type { Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yog
 import { anonymousCaller } from '../auth/caller.ts';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
+import type { InventoryMirrors } from '../mirror/index.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { toClientError } from './errors.ts';
+import { inventoryReader, staleDataWarnings } from './live-inventory.ts';
 import { createLoaders } from './loaders.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
@@ -47,11 +49,13 @@ export interface GatewayYogaOptions {
   logger: Logger;
   graphiql?: boolean;
   limits?: RequestLimits;
+  /** Inventory mirrors: service-account callers' inventory queries read them. */
+  mirrors?: InventoryMirrors;
 }
 
 export type GatewayYoga = YogaServerInstance<object, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, mirrors }: GatewayYogaOptions): GatewayYoga {
   return createYoga<object, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
@@ -78,11 +82,15 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
     },
     context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
       const partialErrors: GraphQLError[] = [];
+      const caller = initial.caller ?? anonymousCaller();
+      const inventory = inventoryReader(mirrors, caller);
       return {
-        caller: initial.caller ?? anonymousCaller(),
+        caller,
         upstreams,
-        loaders: createLoaders(upstreams, scans),
+        loaders: createLoaders(upstreams, scans, inventory),
         scans,
+        ...(mirrors ? { mirrors } : {}),
+        ...(inventory ? { inventory } : {}),
         logger,
         partialErrors,
         reportPartialFailure(error, path, vcenter) {
@@ -93,7 +101,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions()],
+    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, staleDataWarnings, sharedSubscriptions()],
   });
 }
 
