@@ -72,6 +72,8 @@ export interface MirrorStatus {
   objectCount: number;
   /** When vCenter last confirmed the mirror current (a successful feed call). */
   confirmedAt?: Date;
+  /** The collector version the mirror follows from; '' until the filter's first report is applied. */
+  feedVersion: string;
 }
 
 /** What queries read: one consistent version of the inventory. */
@@ -190,6 +192,8 @@ export class InventoryMirror {
   private loop: Promise<void> | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
+  /** After a failure the next wait returns at once (maxWaitSeconds 0): it confirms the data current again. */
+  private recovering = false;
 
   constructor(
     private readonly client: VCenterClient,
@@ -212,7 +216,7 @@ export class InventoryMirror {
   }
 
   status(): MirrorStatus {
-    const s: MirrorStatus = { state: this.state, since: this.since, version: this.version, objectCount: this.entries.size };
+    const s: MirrorStatus = { state: this.state, since: this.since, version: this.version, objectCount: this.entries.size, feedVersion: this.feed?.version ?? '' };
     if (this.confirmedAt !== undefined) s.confirmedAt = new Date(this.confirmedAt);
     return s;
   }
@@ -267,10 +271,11 @@ export class InventoryMirror {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    // Destroying the collector ends a wait in progress (RequestCanceled) and one still on its
+    // way (ManagedObjectNotFound), where CancelWaitForUpdates could miss the latter.
     const feed = this.feed;
-    if (feed) await this.cancelWait(feed);
-    await this.loop;
     if (feed) await this.destroyFeed(feed);
+    await this.loop;
     this.events.removeAllListeners();
   }
 
@@ -291,6 +296,7 @@ export class InventoryMirror {
           continue;
         }
         failures++;
+        this.recovering = true;
         this.setState('STALE');
         this.logger.warn('inventory feed call failed; retrying', { error: String(error), failures });
         await this.sleep(Math.min(this.opts.retryDelayMs * 2 ** (failures - 1), this.opts.retryDelayMs * 8));
@@ -333,6 +339,10 @@ export class InventoryMirror {
       throw error;
     }
     feed.initial = new Set();
+    if (this.closed) {
+      await this.destroyFeed(feed);
+      return;
+    }
     this.feed = feed;
     this.confirmedAt = Date.now();
     this.setState('LIVE');
@@ -345,7 +355,10 @@ export class InventoryMirror {
         'PropertyCollector',
         feed.collector,
         'WaitForUpdatesEx',
-        { version: feed.version, options: { _typeName: 'WaitOptions', maxWaitSeconds: this.opts.maxWaitSeconds, maxObjectUpdates: this.opts.maxObjectUpdates } },
+        {
+          version: feed.version,
+          options: { _typeName: 'WaitOptions', maxWaitSeconds: this.recovering ? 0 : this.opts.maxWaitSeconds, maxObjectUpdates: this.opts.maxObjectUpdates },
+        },
         { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000 },
       );
     } catch (error) {
@@ -358,6 +371,7 @@ export class InventoryMirror {
     // A renewal during the wait replayed it in a session that has no such collector.
     if (this.client.sessionGeneration('vim') !== feed.generation) throw new ResyncNeeded('session renewed');
     this.confirmedAt = Date.now();
+    this.recovering = false;
     if (set) await this.apply(feed, set);
     if (this.state !== 'LIVE') this.setState('LIVE');
   }
@@ -509,14 +523,6 @@ export class InventoryMirror {
   }
 
   // ---------- upstream housekeeping ----------
-
-  private async cancelWait(feed: Feed): Promise<void> {
-    try {
-      await this.client.invoke('PropertyCollector', feed.collector, 'CancelWaitForUpdates', undefined, { idempotent: true });
-    } catch (error) {
-      this.logger.debug('CancelWaitForUpdates failed', { error: String(error) });
-    }
-  }
 
   /** Destroys the collector (its filter goes with it) and the view; both may already be gone with their session. */
   private async destroyFeed(feed: Feed): Promise<void> {
