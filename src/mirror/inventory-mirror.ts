@@ -244,6 +244,11 @@ export class InventoryMirror {
     return () => this.events.off('host', listener);
   }
 
+  /** Host-change listeners now (diagnostics and tests: one per subscription execution). */
+  hostChangeListeners(): number {
+    return this.events.listenerCount('host');
+  }
+
   /** Called on every state change and every new version. */
   onUpdate(listener: (status: MirrorStatus) => void): () => void {
     this.events.on('update', listener);
