@@ -184,11 +184,21 @@ describe('simulator: inventory dynamics in the change feed', () => {
 describe('simulator: private property collectors', () => {
   it('keep their own version: waits on the default collector do not invalidate a private one', async () => {
     const feed = await openFeed();
-    // The default collector moves on independently (no filters there: a quick null).
-    await waitFor('propertyCollector', '', 0);
-    await inventoryChange({ action: 'renameCluster', cluster: v.inventory.clusters[0]!.moId, name: 'Cluster-Private' });
+    const cluster = v.inventory.clusters[0]!.moId;
+    // A filter on the session's default collector: its reports stay there.
+    const own = await post(`${VIM}/PropertyCollector/propertyCollector/CreateFilter`, {
+      spec: { propSet: [{ type: 'ClusterComputeResource', pathSet: ['name'] }], objectSet: [{ obj: { _typeName: 'ManagedObjectReference', type: 'ClusterComputeResource', value: cluster } }] },
+      partialUpdates: false,
+    });
+    const initial = await waitFor('propertyCollector', '', 0);
+    expect(initial.filterSet.map((f: Json) => f.filter.value)).toEqual([own.json.value]);
+    await inventoryChange({ action: 'renameCluster', cluster, name: 'Cluster-Private' });
     const set = await waitFor(feed.collector, feed.version);
-    expect(Object.keys(summarize(set))).toEqual([`modify ${v.inventory.clusters[0]!.moId}`]);
+    expect(Object.keys(summarize(set))).toEqual([`modify ${cluster}`]);
+    expect(set.filterSet.map((f: Json) => f.filter.value)).not.toContain(own.json.value);
+    const onDefault = await waitFor('propertyCollector', initial.version);
+    expect(onDefault.filterSet.map((f: Json) => f.filter.value)).toEqual([own.json.value]);
+    await post(`${VIM}/PropertyFilter/${encodeURIComponent(own.json.value)}/DestroyPropertyFilter`);
     // An old version is InvalidCollectorVersion.
     const stale = await post(`${VIM}/PropertyCollector/${encodeURIComponent(feed.collector)}/WaitForUpdatesEx`, { version: feed.version, options: { maxWaitSeconds: 0 } });
     expect(stale.json).toMatchObject({ _typeName: 'InvalidCollectorVersion' });
