@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   }
 
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger });
+  const gateway = createGateway({ vcenters, logger, inventoryMirror: {} });
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });
