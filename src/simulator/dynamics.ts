@@ -52,6 +52,12 @@ export class InventoryChangeError extends Error {
 }
 
 const signals = new WeakMap<VCenterInventory, EventTarget>();
+const revisions = new WeakMap<VCenterInventory, number>();
+
+/** Increases with every applied change: what only depends on the inventory is unchanged while it stays. */
+export function inventoryRevision(inv: VCenterInventory): number {
+  return revisions.get(inv) ?? 0;
+}
 
 /** Dispatches 'change' after every applied change: waiting WaitForUpdatesEx calls re-check at once. */
 export function inventoryChangeSignal(inv: VCenterInventory): EventTarget {
@@ -133,6 +139,7 @@ function imageFor(host: SimHost, build: string, haEnabled: boolean): SimHost['im
 /** Applies one change to the inventory; throws InventoryChangeError when vCenter would refuse it. */
 export function applyInventoryChange(inv: VCenterInventory, change: InventoryChange): InventoryChangeResult {
   const result = apply(inv, change);
+  revisions.set(inv, inventoryRevision(inv) + 1);
   inventoryChangeSignal(inv).dispatchEvent(new Event('change'));
   return result;
 }

@@ -7,7 +7,7 @@
 // wake it at once; anything else is polled.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inventoryChangeSignal } from './dynamics.ts';
+import { inventoryChangeSignal, inventoryRevision } from './dynamics.ts';
 import { VimFault, fault } from './faults.ts';
 import type { MoRef } from './inventory.ts';
 import { retrieveContents } from './property-collector.ts';
@@ -24,6 +24,26 @@ export interface FilterState {
   partialUpdates: boolean;
   /** object key → property name → value (boxed JSON) last reported */
   reported: Map<string, { obj: unknown; props: Map<string, unknown> }>;
+  /**
+   * For a filter whose results depend only on the inventory (no tasks, sessions or clocks):
+   * the inventory revision and the session's views when it last matched what it reported.
+   * Waits skip recomputing it until either moves: a 2,500-host view is not re-read every poll.
+   */
+  settledAt?: string;
+  inventoryOnly: boolean;
+}
+
+/** Types whose properties move without an inventory change (tasks, sessions, clocks, filters). */
+const VOLATILE_TYPES = new Set(['Task', 'TaskManager', 'SessionManager', 'ServiceInstance', 'PropertyCollector', 'PropertyFilter', 'ViewManager']);
+
+function dependsOnInventoryOnly(spec: Record<string, unknown>): boolean {
+  const propSet = Array.isArray(spec.propSet) ? (spec.propSet as Array<Record<string, unknown>>) : [];
+  return propSet.every(
+    (ps) =>
+      ps.all !== true &&
+      !VOLATILE_TYPES.has(String(ps.type)) &&
+      (Array.isArray(ps.pathSet) ? (ps.pathSet as string[]) : []).every((p) => !p.startsWith('recentTask')),
+  );
 }
 
 /** How often a waiting WaitForUpdatesEx looks for changes other than task progress. */
@@ -33,7 +53,8 @@ const POLL_MS = 25;
 export function createFilter(ctx: VimContext, session: VimSession, collector: string, spec: unknown, partialUpdates: boolean, moId: string): MoRef {
   if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw fault.invalidArgument('spec');
   retrieveContents(ctx, [spec]);
-  session.filters.set(moId, { moId, collector, spec: spec as Record<string, unknown>, partialUpdates, reported: new Map() });
+  const s = spec as Record<string, unknown>;
+  session.filters.set(moId, { moId, collector, spec: s, partialUpdates, reported: new Map(), inventoryOnly: dependsOnInventoryOnly(s) });
   return { type: 'PropertyFilter', value: moId };
 }
 
@@ -83,6 +104,8 @@ interface PendingUpdate {
 }
 
 function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
+  const settled = f.inventoryOnly ? `${inventoryRevision(ctx.inv)}:${[...(ctx.session?.views.keys() ?? [])].join(',')}` : undefined;
+  if (settled !== undefined && f.settledAt === settled) return [];
   // Objects that disappear are reported as 'leave', never as a fault.
   const contents = retrieveContents(ctx, [{ ...f.spec, reportMissingObjectsInResults: true }]);
   const pending: PendingUpdate[] = [];
@@ -111,6 +134,21 @@ function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
   for (const [key, { obj }] of f.reported) {
     if (seen.has(key)) continue;
     pending.push({ update: { _typeName: 'ObjectUpdate', kind: 'leave', obj }, commit: () => f.reported.delete(key) });
+  }
+  // Settled once everything pending is handed out (a truncated set leaves some for the next call).
+  if (settled !== undefined) {
+    let left = pending.length;
+    const markSettled = (): void => {
+      if (--left === 0) f.settledAt = settled;
+    };
+    if (left === 0) f.settledAt = settled;
+    for (const p of pending) {
+      const commit = p.commit;
+      p.commit = () => {
+        commit();
+        markSettled();
+      };
+    }
   }
   return pending;
 }
@@ -162,7 +200,11 @@ export async function waitForUpdates(
 ): Promise<unknown> {
   const { signal } = options;
   if (version === undefined || version === null || version === '') {
-    for (const f of session.filters.values()) if (f.collector === collector.moId) f.reported.clear();
+    for (const f of session.filters.values()) {
+      if (f.collector !== collector.moId) continue;
+      f.reported.clear();
+      f.settledAt = undefined;
+    }
   } else if (version !== String(collector.updateVersion)) {
     throw new VimFault({ _typeName: 'InvalidCollectorVersion', faultstring: 'The collector version is not valid.' });
   }
