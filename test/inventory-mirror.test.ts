@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MirrorSnapshot } from '../src/mirror/index.ts';
 import { applyChanges } from '../src/mirror/apply.ts';
 import { toGlobalId } from '../src/graphql/ids.ts';
-import { inventoryReader } from '../src/graphql/live-inventory.ts';
+import { inventoryReader, subscribeHostsChanged } from '../src/graphql/live-inventory.ts';
+import type { GraphQLContext } from '../src/graphql/context.ts';
 import type { InventoryChange, SimulatedVCenter } from '../src/simulator/index.ts';
 import { codes, eventually, requestsWithoutLogins, simStatsOverHttp, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
@@ -205,9 +206,21 @@ describe('inventory mirror: recovery', () => {
     expect(v.stats().requests[CREATE_COLLECTOR_ROUTE]).toBeGreaterThan(collectors);
   });
 
+  it('keeps up with random churn and converges once it stops', async () => {
+    const mirror = mirrorOf(h, v);
+    const start = mirror.status().version;
+    v.setChurn(200, 7);
+    try {
+      await mirror.until((s) => s.version >= start + 20);
+    } finally {
+      v.setChurn(0);
+    }
+    await converged(h, v);
+  });
+
   it('marks stale data while the vCenter is down, and converges once it is back', async () => {
     const version = await converged(h, v);
-    const host = v.inventory.hosts[1]!;
+    const host = v.inventory.hosts.find((x) => x.connectionState === 'connected' && !x.inMaintenanceMode)!;
     await v.down();
     const mirror = mirrorOf(h, v);
     await mirror.until((s) => s.state === 'STALE');
@@ -273,6 +286,9 @@ describe('inventory mirror: reads', () => {
     expect(inventoryReader(mirrors, { key: 'vcenter:alice#1', kind: 'vcenter', name: 'alice', roles: new Set() })).toBeUndefined();
     const reader = inventoryReader(mirrors, { key: 'anonymous:x', kind: 'anonymous', name: 'anonymous', roles: new Set() });
     expect(reader?.snapshot(h.sim.vcenters[0]!.name)?.hosts().length).toBe(h.sim.vcenters[0]!.inventory.hosts.length);
+    // Nor may they follow the mirror's host changes.
+    const passthrough = { caller: { key: 'vcenter:alice#1', kind: 'vcenter', name: 'alice', roles: new Set() }, mirrors } as unknown as GraphQLContext;
+    expect(() => subscribeHostsChanged(passthrough, null)).toThrow(expect.objectContaining({ extensions: { code: 'FORBIDDEN' } }));
   });
 
   it('drops stale data after the configured age: the vCenter is then reported unavailable', async () => {

@@ -178,6 +178,21 @@ describe('simulator: inventory dynamics in the change feed', () => {
     }
     const notJson = await c.call(v, 'POST', '/_sim/inventory', { body: undefined, headers: { 'content-type': 'application/json' } });
     expect(notJson.status).toBe(400);
+    for (const body of [{ perSecond: 'fast' }, { perSecond: 0 }, { perSecond: 5000 }, { perSecond: 5, seed: 1.5 }]) {
+      expect((await c.call(v, 'POST', '/_sim/churn', { body })).status, JSON.stringify(body)).toBe(400);
+    }
+  });
+});
+
+describe('simulator: random churn', () => {
+  it('changes the inventory at the asked rate until stopped, each change in the feed', async () => {
+    const feed = await openFeed();
+    expect((await c.call(v, 'POST', '/_sim/churn', { body: { perSecond: 100, seed: 3 } })).status).toBe(204);
+    const set = await waitFor(feed.collector, feed.version);
+    expect(c.call(v, 'DELETE', '/_sim/churn').then((r) => r.status)).resolves.toBe(204);
+    const kinds = Object.keys(summarize(set));
+    expect(kinds.length).toBeGreaterThan(0);
+    expect(kinds.every((k) => k.startsWith('modify '))).toBe(true);
   });
 });
 

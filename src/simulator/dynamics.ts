@@ -8,7 +8,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { SERVER_VENDORS, releaseByBuild } from './catalog.ts';
-import { buildImage } from './inventory.ts';
+import { buildImage, createRng } from './inventory.ts';
 import type { SimCluster, SimHost, VCenterInventory } from './inventory.ts';
 
 export type InventoryChange =
@@ -239,4 +239,36 @@ export function parseInventoryChange(body: unknown): InventoryChange {
     throw new InventoryChangeError(400, `action must be one of ${INVENTORY_ACTIONS.join(', ')}`);
   }
   return body as InventoryChange;
+}
+
+/**
+ * Random inventory churn for chaos runs: `perSecond` changes a second, each one vCenter could
+ * make on its own (a host disconnects or reconnects, enters or exits maintenance, is
+ * remediated to another build; a cluster is renamed), chosen by a seeded RNG. Returns the stop.
+ */
+export function startChurn(inv: VCenterInventory, perSecond: number, seed: number, onError: (error: unknown) => void = () => {}): () => void {
+  if (!Number.isFinite(perSecond) || perSecond <= 0 || perSecond > 1000) throw new InventoryChangeError(400, 'perSecond must be a number from 0 (exclusive) to 1000');
+  const rng = createRng(seed);
+  const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(rng() * items.length)];
+  const builds = ['24022510', '24280767', '24414501', '24585383'];
+  let renames = 0;
+  const step = (): void => {
+    const host = pick(inv.hosts);
+    const kind = Math.floor(rng() * 4);
+    try {
+      if (!host) return;
+      if (kind === 0) applyInventoryChange(inv, { action: host.connectionState === 'connected' ? 'disconnectHost' : 'reconnectHost', host: host.moId });
+      else if (kind === 1 && host.connectionState === 'connected') applyInventoryChange(inv, { action: host.inMaintenanceMode ? 'exitMaintenance' : 'enterMaintenance', host: host.moId });
+      else if (kind === 2) applyInventoryChange(inv, { action: 'setHostBuild', host: host.moId, build: pick(builds)! });
+      else {
+        const cluster = pick(inv.clusters);
+        if (cluster) applyInventoryChange(inv, { action: 'renameCluster', cluster: cluster.moId, name: `${cluster.name.replace(/~\d+$/, '')}~${++renames}` });
+      }
+    } catch (error) {
+      onError(error);
+    }
+  };
+  const timer = setInterval(step, Math.max(1, Math.round(1000 / perSecond)));
+  timer.unref();
+  return () => clearInterval(timer);
 }

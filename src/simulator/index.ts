@@ -84,6 +84,8 @@ export interface SimulatedVCenter {
    * (status 400/404/409) when vCenter would refuse the change.
    */
   changeInventory(change: InventoryChange): InventoryChangeResult;
+  /** Random inventory churn, `perSecond` changes a second from a seeded RNG (same as POST /_sim/churn); 0 stops it. */
+  setChurn(perSecond: number, seed?: number): void;
   setLatency(ms: number): void;
   /** Replaces the fault rules (same as POST /_sim/faults) and restarts their RNG, from `seed` when given. */
   setFaults(rules: FaultRule[], seed?: number): void;
@@ -159,6 +161,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       resetStats: () => s.resetStats(),
       expireSessions: () => s.expireSessions(),
       changeInventory: (change: InventoryChange) => s.changeInventory(change),
+      setChurn: (perSecond: number, seed?: number) => s.setChurn(perSecond, seed),
       setLatency: (ms: number) => s.setLatency(ms),
       setFaults: (rules: FaultRule[], faultSeed?: number) => s.setFaults(rules, faultSeed),
       clearFaults: () => s.clearFaults(),
