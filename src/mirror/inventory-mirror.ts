@@ -337,7 +337,8 @@ export class InventoryMirror {
       this.ha = new Map(clusters.map((c) => [c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled }]));
       const entries = new Map<string, Entry>();
       for (const object of objects) entries.set(keyOf(object.obj), { type: object.obj.type as Entry['type'], props: propsOf(object) });
-      this.replaceAll(entries);
+      // The full read replaces what the mirror held; commit reports the differences.
+      this.commit(entries);
       await this.client.invoke('PropertyCollector', feed.collector, 'CreateFilter', { spec: filterSpec(feed.view), partialUpdates: false }, { idempotent: false });
     } catch (error) {
       void this.destroyFeed(feed);
@@ -436,11 +437,7 @@ export class InventoryMirror {
 
   // ---------- state ----------
 
-  /** After a full read: the new entries replace the old, and the differences are reported. */
-  private replaceAll(entries: Map<string, Entry>): void {
-    this.commit(entries);
-  }
-
+  /** Makes `next` the current state, and reports every host added, removed or changed since the last one. */
   private commit(next: Map<string, Entry>): void {
     const previous = this.entries;
     this.entries = next;
