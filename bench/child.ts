@@ -102,9 +102,16 @@ if (role === 'sim') {
   });
   handlers.set('start', async (opts: GatewayStart): Promise<string> => {
     const { createGateway } = await import('../src/gateway.ts');
+    const createdAt = Date.now();
+    handlers.set('createdAt', () => createdAt);
     const { withoutCallerLimits } = await import('../src/auth/config.ts');
     // The benchmarks load the engine from one address on purpose: per-caller limits out of the way.
-    const gateway = createGateway({ vcenters: opts.vcenters, graphiql: false, auth: withoutCallerLimits() });
+    const gateway = createGateway({
+      vcenters: opts.vcenters,
+      graphiql: false,
+      auth: withoutCallerLimits(),
+      ...(opts.inventoryMirror ? { inventoryMirror: {} } : {}),
+    });
     const url = await gateway.listen(0, '127.0.0.1');
     handlers.set('diagnostics', () => gateway.upstreams.list.map((c) => ({ name: c.name, ...c.diagnostics() })));
     closeRole = () => gateway.close(1_000);

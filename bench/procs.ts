@@ -156,10 +156,10 @@ export class GatewayProcess {
     readonly url: string,
   ) {}
 
-  static async start(sim: SimProcess, options: ChildOptions = {}): Promise<GatewayProcess> {
+  static async start(sim: SimProcess, options: ChildOptions = {}, start: Omit<GatewayStart, 'vcenters'> = {}): Promise<GatewayProcess> {
     const child = await Child.start('gateway', options);
     try {
-      const url = await child.call<string>('start', { vcenters: sim.endpoints() } satisfies GatewayStart);
+      const url = await child.call<string>('start', { vcenters: sim.endpoints(), ...start } satisfies GatewayStart);
       return new GatewayProcess(child, url);
     } catch (err) {
       await child.close();

@@ -38,4 +38,6 @@ export interface SimInfo {
 
 export interface GatewayStart {
   vcenters: VCenterEndpoint[];
+  /** Run the inventory mirrors (GatewayOptions.inventoryMirror with its defaults). */
+  inventoryMirror?: boolean;
 }

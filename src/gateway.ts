@@ -27,6 +27,8 @@ import type { WebSocket } from 'ws';
 import type { Duplex } from 'node:stream';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from './log.ts';
+import { InventoryMirrors } from './mirror/index.ts';
+import type { InventoryMirrorOptions } from './mirror/index.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
 import { silentLogger } from './log.ts';
@@ -48,6 +50,11 @@ export interface GatewayOptions {
   bearer?: BearerVerifier;
   /** Where mutation audit records go; default: the logger, as `"log":"audit"` lines. */
   audit?: AuditSink;
+  /**
+   * Run an inventory mirror per vCenter (kept current by the change feed) and answer
+   * service-account inventory queries from it. Off unless given; `{}` for the defaults.
+   */
+  inventoryMirror?: Omit<InventoryMirrorOptions, 'logger'>;
 }
 
 export interface Gateway {
@@ -55,6 +62,8 @@ export interface Gateway {
   server: Server;
   upstreams: Upstreams;
   scans: ScanService;
+  /** The inventory mirrors, when enabled. */
+  mirrors?: InventoryMirrors;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops listening, waits up to graceMs for in-flight requests, then logs out of every vCenter. */
@@ -71,6 +80,7 @@ export function createGateway({
   auth = DEFAULT_AUTH,
   bearer,
   audit,
+  inventoryMirror,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -89,7 +99,9 @@ export function createGateway({
     ),
   );
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}) });
+  const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
+  mirrors?.start();
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}) });
   const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator({ ...auth.jwt, algorithms: auth.jwt.algorithms as JwtAlgorithm[] | undefined }) : undefined);
   const authenticator = new Authenticator({
     config: auth,
@@ -114,6 +126,7 @@ export function createGateway({
     server,
     upstreams,
     scans,
+    ...(mirrors ? { mirrors } : {}),
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -133,7 +146,7 @@ export function createGateway({
       //    get a normal close), which also ends the watch loops and destroys their filters.
       for (const socket of webSockets.clients) socket.close(1001, 'gateway shutting down');
       webSockets.close();
-      await scans.close();
+      await Promise.all([scans.close(), mirrors?.close()]);
       // 3. Let in-flight requests finish (closing each connection as it goes idle), then cut
       //    whatever is left.
       const reap = setInterval(() => server.closeIdleConnections(), 50);

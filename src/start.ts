@@ -56,7 +56,7 @@ async function main(): Promise<void> {
 
   if (config.exposureWarning) logger.warn(config.exposureWarning);
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger, auth: config.auth });
+  const gateway = createGateway({ vcenters, logger, auth: config.auth, inventoryMirror: {} });
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });

@@ -132,3 +132,67 @@ export function wsFollow<T = any>(httpUrl: string, query: string, variables: Rec
     },
   };
 }
+
+/** An SSE subscription the test drives, like wsFollow: collect events, wait for one, leave. */
+export function sseFollow<T = any>(url: string, query: string, variables: Record<string, unknown>): LiveSubscription<T> {
+  const controller = new AbortController();
+  const events: StreamResult<T>['events'] = [];
+  let done = false;
+  const waiters = new Set<() => void>();
+  const wake = () => waiters.forEach((w) => w());
+  void (async () => {
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query, variables }),
+        signal: controller.signal,
+      });
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { done: ended, value } = await reader.read();
+        if (ended) break;
+        buffer += decoder.decode(value, { stream: true });
+        let boundary: number;
+        while ((boundary = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, boundary);
+          buffer = buffer.slice(boundary + 2);
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (/^event: next$/m.test(block) && data) events.push(JSON.parse(data));
+          wake();
+        }
+      }
+    } catch {
+      // aborted by leave()
+    } finally {
+      done = true;
+      wake();
+    }
+  })();
+  return {
+    events,
+    completed: () => done,
+    waitFor(ok, from = 0, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = events.slice(from).find(ok);
+          if (hit) finish(() => resolve(hit));
+          else if (done) finish(() => reject(new Error(`stream ended without the awaited event (${events.length} events)`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`no awaited event within ${ms} ms (${events.length} events)`))), ms);
+        const finish = (settle: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          settle();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async leave() {
+      controller.abort();
+    },
+  };
+}

@@ -2,9 +2,11 @@ import type { GraphQLError } from 'graphql';
 import type { Caller } from '../auth/caller.ts';
 import type { AuditSink } from './audit.ts';
 import type { Logger } from '../log.ts';
+import type { InventoryMirrors } from '../mirror/index.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
 import { badInput } from './errors.ts';
+import type { InventoryReader } from './live-inventory.ts';
 import type { Loaders } from './loaders.ts';
 
 /** The vCenters behind the gateway, in configuration order (which is also result order). */
@@ -49,6 +51,13 @@ export interface GraphQLContext {
   /** Per-request DataLoaders: batching and de-duplication never outlive one operation. */
   loaders: Loaders;
   scans: ScanService;
+  /** The inventory mirrors, when the gateway runs them. */
+  mirrors?: InventoryMirrors;
+  /**
+   * Where this operation reads inventory: the mirrors for service-account callers, unset
+   * (read vCenter live) for callers passing their own credential through.
+   */
+  inventory?: InventoryReader;
   logger: Logger;
   /** Where mutations record who changed what. */
   audit: AuditSink;

@@ -53,7 +53,7 @@ function vcenterScope(ctx: GraphQLContext, scope: readonly string[] | undefined,
 export const MAX_FILTER_STRING = 256;
 export const MAX_FILTER_IDS = 500;
 
-function checkFilter(filter: { nameContains?: string | null; names?: readonly string[] | null; ids?: readonly string[] | null; build?: string | null; clusterIds?: readonly string[] | null; vcenterIds?: readonly string[] | null } | null | undefined): void {
+export function checkFilter(filter: { nameContains?: string | null; names?: readonly string[] | null; ids?: readonly string[] | null; build?: string | null; clusterIds?: readonly string[] | null; vcenterIds?: readonly string[] | null } | null | undefined): void {
   if (!filter) return;
   const strings = [filter.nameContains, filter.build, ...(filter.names ?? [])];
   if (strings.some((s) => s != null && s.length > MAX_FILTER_STRING)) {
@@ -93,7 +93,7 @@ export async function findClusters(
     .sort((a, b) => compare(objectSortKey(ctx, a), objectSortKey(ctx, b)));
 }
 
-const CONNECTION_STATES: Record<string, HostRecord['connectionState']> = {
+export const CONNECTION_STATES: Record<string, HostRecord['connectionState']> = {
   CONNECTED: 'connected',
   DISCONNECTED: 'disconnected',
   NOT_RESPONDING: 'notResponding',

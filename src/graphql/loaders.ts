@@ -12,6 +12,7 @@ import type { ScanService } from '../scans/service.ts';
 import { scanKey } from '../scans/service.ts';
 import type { TaskInfo } from '../vsphere/index.ts';
 import type { Upstreams } from './context.ts';
+import type { InventoryReader } from './live-inventory.ts';
 import type { ClusterModel } from './models.ts';
 
 /** What the gateway reads of every host, in one PropertyCollector round trip for many hosts. */
@@ -122,7 +123,10 @@ function lazily<T extends Record<string, unknown>>(factories: { [K in keyof T]: 
   return out;
 }
 
-export function createLoaders(upstreams: Upstreams, scans: ScanService) {
+export function createLoaders(upstreams: Upstreams, scans: ScanService, inventory?: InventoryReader) {
+  /** The mirror snapshot of a vCenter when this operation reads the mirror and it is usable; else undefined (read live). */
+  const mirrored = (vcenter: string) => inventory?.snapshot(vcenter);
+
   /** Every host record this request has read, whichever query path read it. */
   const knownHosts = new Map<string, HostRecord>();
   /** Host reads in flight per vCenter: a host lookup waits for them before asking vCenter again. */
@@ -150,6 +154,8 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
   const clustersOfVCenter = () =>
     new DataLoader<string, ClusterModel[]>((names) =>
       perKey(names, async (vcenter) => {
+        const snapshot = mirrored(vcenter);
+        if (snapshot) return snapshot.clusters().map((c): ClusterModel => ({ __typename: 'Cluster', ...c }));
         const summaries = await upstreams.get(vcenter).listClusters();
         return summaries.map((s): ClusterModel => ({
           __typename: 'Cluster',
@@ -171,6 +177,11 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
       const results: (HostRecord[] | Error)[] = new Array(keys.length);
       await Promise.all(
         [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
+          const snapshot = mirrored(vcenter);
+          if (snapshot) {
+            positions.forEach((pos, i) => (results[pos] = [...snapshot.hostsOfCluster(moIds[i]!)]));
+            return;
+          }
           const read = track(
             vcenter,
             upstreams.get(vcenter).retrieveProperties([
@@ -204,15 +215,17 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
   /** Every host of a vCenter, through its HostSystem container view. Key: vCenter name. */
   const hostsOfVCenter = () =>
     new DataLoader<string, HostRecord[]>((names) =>
-      perKey(names, (vcenter) =>
-        track(
+      perKey(names, (vcenter) => {
+        const snapshot = mirrored(vcenter);
+        if (snapshot) return Promise.resolve([...snapshot.hosts()]);
+        return track(
           vcenter,
           upstreams
             .get(vcenter)
             .retrieveAll('HostSystem', [...HOST_PROPERTIES], { maxObjects: PROPERTY_PAGE_SIZE })
             .then((objects) => remember(objects.map((o) => hostRecord(vcenter, o)))),
-        ),
-      ),
+        );
+      }),
     );
 
   /** Single hosts by MoID: whatever other reads of this request did not already bring, in one call per vCenter. */
@@ -221,6 +234,11 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
       const results: (HostRecord | null | Error)[] = new Array(keys.length);
       await Promise.all(
         [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
+          const snapshot = mirrored(vcenter);
+          if (snapshot) {
+            positions.forEach((pos, i) => (results[pos] = snapshot.host(moIds[i]!) ?? null));
+            return;
+          }
           await Promise.all(pendingHostReads.get(vcenter) ?? []);
           const missing = moIds.filter((moId) => !knownHosts.has(objectKey(vcenter, moId)));
           try {

@@ -115,3 +115,11 @@ export interface SkippedHostModel {
   host: HostModel;
   reason: string;
 }
+
+/** A host change from an inventory mirror, with the host as a model whose fields resolve from the change's record. */
+export interface HostChangeModel {
+  kind: 'ADDED' | 'REMOVED' | 'CHANGED';
+  host: HostModel;
+  changes: { field: 'NAME' | 'CLUSTER' | 'CONNECTION_STATE' | 'POWER_STATE' | 'MAINTENANCE_MODE' | 'BUILD'; before: string | null; after: string | null }[];
+  version: number;
+}

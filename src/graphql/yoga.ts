@@ -8,12 +8,14 @@ import type { Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yog
 import { anonymousCaller } from '../auth/caller.ts';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
+import type { InventoryMirrors } from '../mirror/index.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { accessPlugin } from './access.ts';
 import { loggerAuditSink } from './audit.ts';
 import type { AuditSink } from './audit.ts';
 import { toClientError } from './errors.ts';
+import { inventoryReader, staleDataWarnings } from './live-inventory.ts';
 import { createLoaders } from './loaders.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
@@ -51,12 +53,14 @@ export interface GatewayYogaOptions {
   graphiql?: boolean;
   limits?: RequestLimits;
   audit?: AuditSink;
+  /** Inventory mirrors: service-account callers' inventory queries read them. */
+  mirrors?: InventoryMirrors;
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
 export type GatewayYoga = YogaServerInstance<{ caller?: Caller }, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, audit = loggerAuditSink(logger) }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, audit = loggerAuditSink(logger), mirrors }: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
@@ -88,11 +92,14 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
       const caller = initial.caller ?? anonymousCaller();
       const callerUpstreams = upstreams.forCaller(caller);
       const callerScans = callerUpstreams === upstreams ? scans : scans.forCaller((vcenter) => callerUpstreams.get(vcenter));
+      const inventory = inventoryReader(mirrors, caller);
       return {
         caller,
         upstreams: callerUpstreams,
-        loaders: createLoaders(callerUpstreams, callerScans),
+        loaders: createLoaders(callerUpstreams, callerScans, inventory),
         scans: callerScans,
+        ...(mirrors ? { mirrors } : {}),
+        ...(inventory ? { inventory } : {}),
         logger,
         audit,
         partialErrors,
@@ -104,7 +111,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [accessPlugin(), armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions()],
+    plugins: [accessPlugin(), armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, staleDataWarnings, sharedSubscriptions()],
   });
 }
 

@@ -16,6 +16,9 @@ import { createTlsMaterial } from './tls.ts';
 export type { FleetSize, VCenterInventory } from './inventory.ts';
 export type { SimStats } from './stats.ts';
 export type { FaultRule, InjectedError } from './injection.ts';
+export type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
+export { InventoryChangeError } from './dynamics.ts';
+import type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
 export { DEPOT_URLS } from './depot.ts';
 export { DEFAULT_USERS, READ_ONLY_PRIVILEGES } from './authz.ts';
 export type { BulkUsersSpec, SimPermissionSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
@@ -90,6 +93,14 @@ export interface SimulatedVCenter {
   resetStats(): void;
   /** invalidate every REST and VI/JSON session now */
   expireSessions(): void;
+  /**
+   * Changes the inventory as an operator or vCenter would (same as POST /_sim/inventory):
+   * visible at once in REST lists and in the change feed. Throws InventoryChangeError
+   * (status 400/404/409) when vCenter would refuse the change.
+   */
+  changeInventory(change: InventoryChange): InventoryChangeResult;
+  /** Random inventory churn, `perSecond` changes a second from a seeded RNG (same as POST /_sim/churn); 0 stops it. */
+  setChurn(perSecond: number, seed?: number): void;
   setLatency(ms: number): void;
   /** Replaces the fault rules (same as POST /_sim/faults) and restarts their RNG, from `seed` when given. */
   setFaults(rules: FaultRule[], seed?: number): void;
@@ -167,6 +178,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       stats: () => s.stats(),
       resetStats: () => s.resetStats(),
       expireSessions: () => s.expireSessions(),
+      changeInventory: (change: InventoryChange) => s.changeInventory(change),
+      setChurn: (perSecond: number, seed?: number) => s.setChurn(perSecond, seed),
       setLatency: (ms: number) => s.setLatency(ms),
       setFaults: (rules: FaultRule[], faultSeed?: number) => s.setFaults(rules, faultSeed),
       clearFaults: () => s.clearFaults(),

@@ -7,6 +7,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
+import { InventoryChangeError, applyInventoryChange, parseInventoryChange, startChurn } from './dynamics.ts';
+import type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
 import { fault } from './faults.ts';
 import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
 import { FaultInjector, parseFaultRules } from './injection.ts';
@@ -166,12 +168,27 @@ export class VCenterServer {
     this.sessions.expireAll();
   }
 
+  /** Stops the random inventory churn, if any. */
+  private stopChurn: (() => void) | undefined;
+
+  /** Random inventory churn (dynamics.ts startChurn); 0 stops it. */
+  setChurn(perSecond: number, seed = this.options.faultSeed): void {
+    this.stopChurn?.();
+    this.stopChurn = perSecond > 0 ? startChurn(this.inventory, perSecond, seed) : undefined;
+  }
+
+  /** Applies an inventory change (dynamics.ts); throws InventoryChangeError when vCenter would refuse it. */
+  changeInventory(change: InventoryChange): InventoryChangeResult {
+    return applyInventoryChange(this.inventory, change);
+  }
+
   setLatency(ms: number): void {
     this.latencyMs = Math.max(0, ms);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.setChurn(0);
     clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
     await this.serialize(async () => {
@@ -333,6 +350,40 @@ export class VCenterServer {
           return sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
         }
         return sendEmpty(res, 204);
+      }
+    }
+    if (action === 'churn' && (method === 'POST' || method === 'DELETE')) {
+      try {
+        if (method === 'DELETE') this.setChurn(0);
+        else {
+          let body: { perSecond?: unknown; seed?: unknown };
+          try {
+            body = JSON.parse(await readBody(req)) as typeof body;
+          } catch {
+            throw new InventoryChangeError(400, 'body must be {"perSecond": <number>, "seed"?: <integer>}');
+          }
+          if (typeof body.perSecond !== 'number' || !(body.perSecond > 0)) throw new InventoryChangeError(400, 'perSecond must be a positive number (DELETE stops the churn)');
+          if (body.seed !== undefined && !Number.isInteger(body.seed)) throw new InventoryChangeError(400, 'seed must be an integer');
+          this.setChurn(body.perSecond, body.seed as number | undefined);
+        }
+        return sendEmpty(res, 204);
+      } catch (err) {
+        if (err instanceof InventoryChangeError) return sendJson(res, err.status, { error: err.message });
+        throw err;
+      }
+    }
+    if (method === 'POST' && action === 'inventory') {
+      try {
+        let body: unknown;
+        try {
+          body = JSON.parse(await readBody(req));
+        } catch {
+          throw new InventoryChangeError(400, 'body must be JSON');
+        }
+        return sendJson(res, 200, this.changeInventory(parseInventoryChange(body)));
+      } catch (err) {
+        if (err instanceof InventoryChangeError) return sendJson(res, err.status, { error: err.message });
+        throw err;
       }
     }
     if (method === 'POST' && action === 'down') {

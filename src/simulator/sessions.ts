@@ -30,6 +30,21 @@ export interface PendingRetrieval {
   maxObjects: number | undefined;
 }
 
+/**
+ * A PropertyCollector as one session sees it: the default one (ServiceContent.propertyCollector,
+ * 'propertyCollector') or a private one from CreatePropertyCollector. Each has its own filters'
+ * version and waits, so one session can run a WaitForUpdatesEx loop per collector.
+ */
+export interface CollectorState {
+  moId: string;
+  /** Last UpdateSet.version handed out by WaitForUpdatesEx on this collector */
+  updateVersion: number;
+  /** Bumped by CancelWaitForUpdates to end waits in progress */
+  waitGeneration: number;
+}
+
+export const DEFAULT_COLLECTOR = 'propertyCollector';
+
 export interface VimSession {
   id: string;
   /** UserSession.key */
@@ -47,12 +62,10 @@ export interface VimSession {
   views: Map<string, ContainerViewState>;
   /** RetrievePropertiesEx continuation tokens */
   retrievals: Map<string, PendingRetrieval>;
-  /** PropertyFilters created by this session (CreateFilter) */
+  /** PropertyFilters created by this session (CreateFilter), on any of its collectors */
   filters: Map<string, FilterState>;
-  /** Last UpdateSet.version handed out by WaitForUpdatesEx */
-  updateVersion: number;
-  /** Bumped by CancelWaitForUpdates to end waits in progress */
-  waitGeneration: number;
+  /** The default collector and the private ones this session created */
+  collectors: Map<string, CollectorState>;
 }
 
 /** 'administrator@vsphere.local' → 'VSPHERE.LOCAL\\Administrator', as vCenter reports it. */
@@ -91,8 +104,7 @@ export class SessionStore {
       views: new Map(),
       retrievals: new Map(),
       filters: new Map(),
-      updateVersion: 0,
-      waitGeneration: 0,
+      collectors: new Map([[DEFAULT_COLLECTOR, { moId: DEFAULT_COLLECTOR, updateVersion: 0, waitGeneration: 0 }]]),
     };
     this.vim.set(s.id, s);
     return s;

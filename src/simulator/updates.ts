@@ -3,32 +3,58 @@
 // and task states, answering at once when something changed and otherwise
 // re-checking until maxWaitSeconds passes (then 200 null, per the spec).
 // Task states change at known instants, so a wait wakes exactly then (as a
-// vCenter answers as soon as a task moves); other changes are polled.
+// vCenter answers as soon as a task moves); inventory changes (dynamics.ts)
+// wake it at once; anything else is polled.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inventoryChangeSignal, inventoryRevision } from './dynamics.ts';
 import { VimFault, fault } from './faults.ts';
 import type { MoRef } from './inventory.ts';
 import { retrieveContents } from './property-collector.ts';
-import type { SessionStore, VimSession } from './sessions.ts';
+import type { CollectorState, SessionStore, VimSession } from './sessions.ts';
 import type { VimContext } from './vim-model.ts';
-import { morefJson } from './vim-values.ts';
+import { resolve } from './vim-model.ts';
+import { lookupPath, morefJson } from './vim-values.ts';
 
 export interface FilterState {
   moId: string;
+  /** The PropertyCollector the filter was created on. */
+  collector: string;
   spec: Record<string, unknown>;
   partialUpdates: boolean;
   /** object key → property name → value (boxed JSON) last reported */
   reported: Map<string, { obj: unknown; props: Map<string, unknown> }>;
+  /**
+   * For a filter whose results depend only on the inventory (no tasks, sessions or clocks):
+   * the inventory revision and the session's views when it last matched what it reported.
+   * Waits skip recomputing it until either moves: a 2,500-host view is not re-read every poll.
+   */
+  settledAt?: string;
+  inventoryOnly: boolean;
+}
+
+/** Types whose properties move without an inventory change (tasks, sessions, clocks, filters). */
+const VOLATILE_TYPES = new Set(['Task', 'TaskManager', 'SessionManager', 'ServiceInstance', 'PropertyCollector', 'PropertyFilter', 'ViewManager']);
+
+function dependsOnInventoryOnly(spec: Record<string, unknown>): boolean {
+  const propSet = Array.isArray(spec.propSet) ? (spec.propSet as Array<Record<string, unknown>>) : [];
+  return propSet.every(
+    (ps) =>
+      ps.all !== true &&
+      !VOLATILE_TYPES.has(String(ps.type)) &&
+      (Array.isArray(ps.pathSet) ? (ps.pathSet as string[]) : []).every((p) => !p.startsWith('recentTask')),
+  );
 }
 
 /** How often a waiting WaitForUpdatesEx looks for changes other than task progress. */
 const POLL_MS = 25;
 
 /** Validates a filter spec the way CreateFilter does (same faults as RetrievePropertiesEx). */
-export function createFilter(ctx: VimContext, session: VimSession, spec: unknown, partialUpdates: boolean, moId: string): MoRef {
+export function createFilter(ctx: VimContext, session: VimSession, collector: string, spec: unknown, partialUpdates: boolean, moId: string): MoRef {
   if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw fault.invalidArgument('spec');
   retrieveContents(ctx, [spec]);
-  session.filters.set(moId, { moId, spec: spec as Record<string, unknown>, partialUpdates, reported: new Map() });
+  const s = spec as Record<string, unknown>;
+  session.filters.set(moId, { moId, collector, spec: s, partialUpdates, reported: new Map(), inventoryOnly: dependsOnInventoryOnly(s) });
   return { type: 'PropertyFilter', value: moId };
 }
 
@@ -47,12 +73,28 @@ function propertyChanges(name: string, before: unknown, after: unknown, partial:
     const out: Json[] = [];
     for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
       if (key === '_typeName') continue;
-      if (!(key in after)) out.push({ _typeName: 'PropertyChange', name: `${name}.${key}`, op: 'remove' });
+      // A field that became unset: assign without a value ('remove' is for collection elements).
+      if (!(key in after)) out.push({ _typeName: 'PropertyChange', name: `${name}.${key}`, op: 'assign' });
       else out.push(...propertyChanges(`${name}.${key}`, before[key], after[key], partial));
     }
     return out;
   }
   return [{ _typeName: 'PropertyChange', name, op: 'assign', val: after }];
+}
+
+/**
+ * The change for a reported property that is now unset. Per PropertyChangeOp: when a
+ * containing property ("config" of "config.product") is unset, indirectRemove; when the
+ * property itself is, assign without a value.
+ */
+function unsetChange(ctx: VimContext, obj: MoRef, name: string): Json {
+  const parts = name.split('.');
+  const mo = resolve(ctx, obj);
+  for (let i = 1; i < parts.length && mo; i++) {
+    const lookup = lookupPath(mo.get(parts[0] ?? ''), parts.slice(1, i), () => undefined);
+    if (lookup.found && lookup.value === undefined) return { _typeName: 'PropertyChange', name, op: 'indirectRemove' };
+  }
+  return { _typeName: 'PropertyChange', name, op: 'assign' };
 }
 
 /** One pending ObjectUpdate and how to record it as reported once it is handed out. */
@@ -62,6 +104,8 @@ interface PendingUpdate {
 }
 
 function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
+  const settled = f.inventoryOnly ? `${inventoryRevision(ctx.inv)}:${[...(ctx.session?.views.keys() ?? [])].join(',')}` : undefined;
+  if (settled !== undefined && f.settledAt === settled) return [];
   // Objects that disappear are reported as 'leave', never as a fault.
   const contents = retrieveContents(ctx, [{ ...f.spec, reportMissingObjectsInResults: true }]);
   const pending: PendingUpdate[] = [];
@@ -79,7 +123,7 @@ function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
       else changeSet.push(...propertyChanges(p.name, before.props.get(p.name), p.val, f.partialUpdates));
     }
     for (const name of before?.props.keys() ?? []) {
-      if (!props.has(name)) changeSet.push({ _typeName: 'PropertyChange', name, op: 'remove' });
+      if (!props.has(name)) changeSet.push(unsetChange(ctx, obj, name));
     }
     if (before && changeSet.length === 0) continue;
     const update: Json = { _typeName: 'ObjectUpdate', kind: before ? 'modify' : 'enter', obj: content.obj, changeSet };
@@ -94,6 +138,21 @@ function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
     if (seen.has(key)) continue;
     pending.push({ update: { _typeName: 'ObjectUpdate', kind: 'leave', obj }, commit: () => f.reported.delete(key) });
   }
+  // Settled once everything pending is handed out (a truncated set leaves some for the next call).
+  if (settled !== undefined) {
+    let left = pending.length;
+    const markSettled = (): void => {
+      if (--left === 0) f.settledAt = settled;
+    };
+    if (left === 0) f.settledAt = settled;
+    for (const p of pending) {
+      const commit = p.commit;
+      p.commit = () => {
+        commit();
+        markSettled();
+      };
+    }
+  }
   return pending;
 }
 
@@ -102,11 +161,12 @@ function filterUpdates(ctx: VimContext, f: FilterState): PendingUpdate[] {
  * changed. At most maxObjectUpdates ObjectUpdates are handed out; the rest
  * stay pending and the set says truncated (the next call continues).
  */
-function collectUpdates(ctx: VimContext, session: VimSession, maxObjectUpdates: number | undefined): Json | undefined {
+function collectUpdates(ctx: VimContext, session: VimSession, collector: CollectorState, maxObjectUpdates: number | undefined): Json | undefined {
   let budget = maxObjectUpdates ?? Number.POSITIVE_INFINITY;
   let truncated = false;
   const filterSet: Json[] = [];
   for (const f of session.filters.values()) {
+    if (f.collector !== collector.moId) continue;
     const pending = filterUpdates(ctx, f);
     if (pending.length === 0) continue;
     if (budget <= 0) {
@@ -120,8 +180,8 @@ function collectUpdates(ctx: VimContext, session: VimSession, maxObjectUpdates: 
     filterSet.push({ _typeName: 'PropertyFilterUpdate', filter: morefJson({ type: 'PropertyFilter', value: f.moId }), objectSet: taken.map((p) => p.update) });
   }
   if (filterSet.length === 0) return undefined;
-  session.updateVersion++;
-  const set: Json = { _typeName: 'UpdateSet', version: String(session.updateVersion), filterSet };
+  collector.updateVersion++;
+  const set: Json = { _typeName: 'UpdateSet', version: String(collector.updateVersion), filterSet };
   if (truncated) set.truncated = true;
   return set;
 }
@@ -133,29 +193,48 @@ export interface WaitOptions {
   signal: AbortSignal;
 }
 
-export async function waitForUpdates(ctx: VimContext, sessions: SessionStore, session: VimSession, version: unknown, options: WaitOptions): Promise<unknown> {
+export async function waitForUpdates(
+  ctx: VimContext,
+  sessions: SessionStore,
+  session: VimSession,
+  collector: CollectorState,
+  version: unknown,
+  options: WaitOptions,
+): Promise<unknown> {
   const { signal } = options;
   if (version === undefined || version === null || version === '') {
-    for (const f of session.filters.values()) f.reported.clear();
-  } else if (version !== String(session.updateVersion)) {
+    for (const f of session.filters.values()) {
+      if (f.collector !== collector.moId) continue;
+      f.reported.clear();
+      f.settledAt = undefined;
+    }
+  } else if (version !== String(collector.updateVersion)) {
     throw new VimFault({ _typeName: 'InvalidCollectorVersion', faultstring: 'The collector version is not valid.' });
   }
-  const generation = session.waitGeneration;
+  const generation = collector.waitGeneration;
   const deadline = options.maxWaitSeconds === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.maxWaitSeconds * 1000;
+  const changes = inventoryChangeSignal(ctx.inv);
   for (;;) {
-    // CancelWaitForUpdates, logout/expiry and shutdown all end the wait.
-    if (signal.aborted || generation !== session.waitGeneration || !sessions.vim.has(session.id)) throw fault.requestCanceled();
-    const set = collectUpdates(ctx, session, options.maxObjectUpdates);
+    // CancelWaitForUpdates, logout/expiry, DestroyPropertyCollector and shutdown all end the wait.
+    if (signal.aborted || generation !== collector.waitGeneration || !sessions.vim.has(session.id) || session.collectors.get(collector.moId) !== collector) {
+      throw fault.requestCanceled();
+    }
+    const set = collectUpdates(ctx, session, collector, options.maxObjectUpdates);
     if (set) return set;
     const remaining = deadline - Date.now();
     if (remaining <= 0) return null;
+    const taskChange = ctx.tasks.nextChangeAt(Date.now());
+    // +1: timers have millisecond resolution; wake just after the boundary, not just before.
+    const untilTaskChange = taskChange === undefined ? POLL_MS : Math.max(1, Math.ceil(taskChange - Date.now()) + 1);
+    const woken = new AbortController();
+    const wake = (): void => woken.abort();
+    changes.addEventListener('change', wake, { once: true });
     try {
-      const taskChange = ctx.tasks.nextChangeAt(Date.now());
-      // +1: timers have millisecond resolution; wake just after the boundary, not just before.
-      const untilTaskChange = taskChange === undefined ? POLL_MS : Math.max(1, Math.ceil(taskChange - Date.now()) + 1);
-      await sleep(Math.min(POLL_MS, untilTaskChange, remaining), undefined, { signal });
+      await sleep(Math.min(POLL_MS, untilTaskChange, remaining), undefined, { signal: AbortSignal.any([signal, woken.signal]) });
     } catch {
-      throw fault.requestCanceled();
+      if (signal.aborted) throw fault.requestCanceled();
+    } finally {
+      changes.removeEventListener('change', wake);
     }
   }
 }

@@ -382,8 +382,11 @@ function hostProps(ctx: VimContext, h: SimHost): Record<string, () => VimValue |
   return {
     ...managedEntity(h.name, ref('ClusterComputeResource', h.cluster), status),
     recentTask: () => morefs(visibleTasks(ctx, ctx.tasks.forEntity(h.moId))),
+    // vCenter holds no configuration for a disconnected host: config is unset until it reconnects.
     config: () =>
-      data('HostConfigInfo', {
+      h.connectionState === 'disconnected'
+        ? undefined
+        : data('HostConfigInfo', {
         host: moref('HostSystem', h.moId),
         product: hostProduct(h),
       }),
@@ -510,10 +513,12 @@ export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
             sessionList: () => ({ kind: 'array', type: 'ArrayOfUserSession', items: [...ctx.sessions.vim.values()].map(userSession) }),
           })
         : undefined;
-    case 'PropertyCollector':
-      return r.value === 'propertyCollector'
-        ? object(r, { filter: () => morefs([...(ctx.session?.filters.keys() ?? [])].map((id) => ref('PropertyFilter', id))) })
-        : undefined;
+    case 'PropertyCollector': {
+      // The default collector exists for everyone; private ones only for the session that created them.
+      if (r.value !== 'propertyCollector' && !ctx.session?.collectors.has(r.value)) return undefined;
+      const filters = () => [...(ctx.session?.filters.values() ?? [])].filter((f) => f.collector === r.value);
+      return object(r, { filter: () => morefs(filters().map((f) => ref('PropertyFilter', f.moId))) });
+    }
     case 'TaskManager':
       return r.value === 'TaskManager'
         ? object(r, {

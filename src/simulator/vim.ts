@@ -12,7 +12,8 @@ import type { VCenterInventory } from './inventory.ts';
 import type { MoRef } from './inventory.ts';
 import { parseMoRef, retrieveContents } from './property-collector.ts';
 import type { ObjectContentJson } from './property-collector.ts';
-import type { SessionStore, VimSession } from './sessions.ts';
+import type { CollectorState, SessionStore, VimSession } from './sessions.ts';
+import { DEFAULT_COLLECTOR } from './sessions.ts';
 import type { StatsRecorder } from './stats.ts';
 import { resolveDepots, scanResult } from './depot.ts';
 import { isTerminal } from './tasks.ts';
@@ -98,6 +99,13 @@ function stringList(x: unknown, name: string): string[] {
 /** CreateFilter and WaitForUpdatesEx on a vCenter configured without the change feed. */
 function requireChangeFeed(call: Call): void {
   if (!call.deps.changeFeed) throw fault.notSupported();
+}
+
+/** The collector a PropertyCollector call targets, as the caller's session knows it. */
+function collectorOf(call: Call, session: VimSession): CollectorState {
+  const collector = session.collectors.get(call.target.value);
+  if (!collector) throw fault.managedObjectNotFound(call.target);
+  return collector;
 }
 
 function retrieveOptions(body: Record<string, unknown>): number | undefined {
@@ -205,7 +213,8 @@ const METHODS: Record<string, Record<string, Method>> = {
         const s = requireSession(c);
         requireChangeFeed(c);
         if (typeof c.body.partialUpdates !== 'boolean') throw fault.invalidArgument('partialUpdates');
-        return ok(morefJson(createFilter(c.ctx, s, c.body.spec, c.body.partialUpdates, `session[${s.key}]${randomUUID()}`)));
+        const collector = collectorOf(c, s);
+        return ok(morefJson(createFilter(c.ctx, s, collector.moId, c.body.spec, c.body.partialUpdates, `session[${s.key}]${randomUUID()}`)));
       },
     },
     WaitForUpdatesEx: {
@@ -222,7 +231,7 @@ const METHODS: Record<string, Record<string, Method>> = {
         c.deps.stats.waitBegin();
         try {
           return ok(
-            await waitForUpdates(c.ctx, c.deps.sessions, s, c.body.version, {
+            await waitForUpdates(c.ctx, c.deps.sessions, s, collectorOf(c, s), c.body.version, {
               maxWaitSeconds: typeof max === 'number' ? max : undefined,
               maxObjectUpdates: typeof maxUpdates === 'number' ? maxUpdates : undefined,
               signal: c.signal,
@@ -235,7 +244,28 @@ const METHODS: Record<string, Record<string, Method>> = {
     },
     CancelWaitForUpdates: {
       run(c) {
-        requireSession(c).waitGeneration++;
+        collectorOf(c, requireSession(c)).waitGeneration++;
+        return noContent;
+      },
+    },
+    // A private collector per feed lets one session run several WaitForUpdatesEx loops
+    // (each collector has its own filters and version), as govmomi's property.Wait does.
+    CreatePropertyCollector: {
+      run(c) {
+        const s = requireSession(c);
+        const moId = `session[${s.key}]${randomUUID()}`;
+        s.collectors.set(moId, { moId, updateVersion: 0, waitGeneration: 0 });
+        return ok(morefJson({ type: 'PropertyCollector', value: moId }));
+      },
+    },
+    DestroyPropertyCollector: {
+      run(c) {
+        const s = requireSession(c);
+        const collector = collectorOf(c, s);
+        // Its filters go with it; the session's default collector itself stays.
+        for (const [id, f] of s.filters) if (f.collector === collector.moId) s.filters.delete(id);
+        collector.waitGeneration++;
+        if (collector.moId !== DEFAULT_COLLECTOR) s.collectors.delete(collector.moId);
         return noContent;
       },
     },

@@ -1,0 +1,561 @@
+/**
+ * A mirror of one vCenter's clusters and hosts, kept current by vCenter's own change feed,
+ * as govmomi's view/property.Wait keep an object cache: one PropertyFilter over a container
+ * view of every ClusterComputeResource and HostSystem, on a private PropertyCollector
+ * (CreatePropertyCollector), so that its WaitForUpdatesEx loop does not share a version or
+ * waits with the task watcher's loop on the session's default collector.
+ *
+ * Sync: the initial state is read in pages with RetrievePropertiesEx (plus the REST cluster
+ * list for HA/DRS, which the VI/JSON spec subset does not carry), then the filter is created
+ * and WaitForUpdatesEx followed from version "" on. The filter's first UpdateSet reports every
+ * object as `enter`: it is applied as a reconciliation, which closes the window between the
+ * read and the filter's creation. After a transient failure the loop resumes from the last
+ * version; after InvalidCollectorVersion, a renewed session (the collector died with the old
+ * one), a vanished collector, or once the data was dropped, it resyncs from scratch.
+ *
+ * The mirror imports only the vSphere client and the logger: the GraphQL layer reads it.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import type { AboutInfo, ManagedObjectReference, ObjectContent, ObjectUpdate, UpdateSet, VCenterClient } from '../vsphere/index.ts';
+import { isUpstreamError, moRef } from '../vsphere/index.ts';
+import { UnplaceableChange, applyChanges } from './apply.ts';
+import type { Props } from './apply.ts';
+
+export type MirrorState = 'SYNCING' | 'LIVE' | 'STALE';
+
+/** A host as the mirror knows it. Immutable: a change replaces the object. */
+export interface MirrorHost {
+  vcenter: string;
+  moId: string;
+  name: string;
+  /** ClusterComputeResource for clustered hosts, ComputeResource for standalone ones. */
+  parent?: ManagedObjectReference;
+  connectionState: 'connected' | 'disconnected' | 'notResponding';
+  powerState?: 'poweredOn' | 'poweredOff' | 'standBy' | 'unknown';
+  inMaintenanceMode: boolean;
+  /** Unset while vCenter holds no configuration for the host (e.g. disconnected). */
+  product?: AboutInfo;
+}
+
+export interface MirrorCluster {
+  vcenter: string;
+  moId: string;
+  name: string;
+  haEnabled: boolean;
+  drsEnabled: boolean;
+}
+
+export type HostChangeKind = 'ADDED' | 'REMOVED' | 'CHANGED';
+export type HostField = 'NAME' | 'CLUSTER' | 'CONNECTION_STATE' | 'POWER_STATE' | 'MAINTENANCE_MODE' | 'BUILD';
+
+export interface HostChange {
+  vcenter: string;
+  kind: HostChangeKind;
+  /** The host before the change (unset for ADDED). */
+  before?: MirrorHost;
+  /** The host after the change (unset for REMOVED). */
+  after?: MirrorHost;
+  /** For CHANGED: the fields that differ. */
+  fields: HostField[];
+  /** The mirror version that includes this change. */
+  version: number;
+}
+
+export interface MirrorStatus {
+  state: MirrorState;
+  /** When the state last changed. */
+  since: Date;
+  /** Increases with every applied change set and every resync. */
+  version: number;
+  objectCount: number;
+  /** When vCenter last confirmed the mirror current (a successful feed call). */
+  confirmedAt?: Date;
+  /** The collector version the mirror follows from; '' until the filter's first report is applied. */
+  feedVersion: string;
+}
+
+/** What queries read: one consistent version of the inventory. */
+export interface MirrorSnapshot {
+  vcenter: string;
+  version: number;
+  /** Undefined when LIVE; else how old the data is (ms since vCenter last confirmed it). */
+  staleMs: number | undefined;
+  confirmedAt: Date | undefined;
+  clusters(): readonly MirrorCluster[];
+  cluster(moId: string): MirrorCluster | undefined;
+  hosts(): readonly MirrorHost[];
+  host(moId: string): MirrorHost | undefined;
+  hostsOfCluster(clusterMoId: string): readonly MirrorHost[];
+}
+
+export interface InventoryMirrorOptions {
+  /** WaitForUpdatesEx maxWaitSeconds, default 60. */
+  maxWaitSeconds?: number;
+  /** ObjectUpdates per UpdateSet (the rest follows, truncated), default 5,000. */
+  maxObjectUpdates?: number;
+  /** Objects per RetrievePropertiesEx page of the initial read, default 2,500. */
+  pageSize?: number;
+  /** Backoff after a failed feed call, doubled per failure up to 8×, default 250 ms. */
+  retryDelayMs?: number;
+  /**
+   * How long after vCenter last confirmed the data queries may still answer from it (marked
+   * stale); after that it is dropped and the vCenter is read live (i.e. reported unavailable
+   * while it is down). Default 300,000 ms.
+   */
+  staleMaxAgeMs?: number;
+  logger?: Logger;
+}
+
+export const HOST_PATHS = ['name', 'parent', 'runtime.connectionState', 'runtime.powerState', 'runtime.inMaintenanceMode', 'config.product'] as const;
+export const CLUSTER_PATHS = ['name'] as const;
+
+interface Entry {
+  type: 'HostSystem' | 'ClusterComputeResource';
+  props: Props;
+}
+
+function hostFrom(vcenter: string, moId: string, p: Props): MirrorHost {
+  const host: MirrorHost = {
+    vcenter,
+    moId,
+    name: (p.get('name') as string | undefined) ?? moId,
+    connectionState: (p.get('runtime.connectionState') as MirrorHost['connectionState'] | undefined) ?? 'notResponding',
+    inMaintenanceMode: (p.get('runtime.inMaintenanceMode') as boolean | undefined) ?? false,
+  };
+  const parent = p.get('parent') as ManagedObjectReference | undefined;
+  if (parent) host.parent = parent;
+  const power = p.get('runtime.powerState') as MirrorHost['powerState'];
+  if (power) host.powerState = power;
+  const product = p.get('config.product') as AboutInfo | undefined;
+  if (product) host.product = product;
+  return host;
+}
+
+/** The fields a subscriber cares about that differ between two versions of a host. */
+export function changedFields(a: MirrorHost, b: MirrorHost): HostField[] {
+  const fields: HostField[] = [];
+  if (a.name !== b.name) fields.push('NAME');
+  if (a.parent?.value !== b.parent?.value) fields.push('CLUSTER');
+  if (a.connectionState !== b.connectionState) fields.push('CONNECTION_STATE');
+  if (a.powerState !== b.powerState) fields.push('POWER_STATE');
+  if (a.inMaintenanceMode !== b.inMaintenanceMode) fields.push('MAINTENANCE_MODE');
+  if (a.product?.build !== b.product?.build) fields.push('BUILD');
+  return fields;
+}
+
+/** The one filter spec: every cluster and host under the root folder, through a container view. */
+function filterSpec(view: ManagedObjectReference) {
+  return {
+    _typeName: 'PropertyFilterSpec',
+    propSet: [
+      { _typeName: 'PropertySpec', type: 'ClusterComputeResource', pathSet: [...CLUSTER_PATHS] },
+      { _typeName: 'PropertySpec', type: 'HostSystem', pathSet: [...HOST_PATHS] },
+    ],
+    objectSet: [
+      {
+        _typeName: 'ObjectSpec',
+        obj: view,
+        skip: true,
+        selectSet: [{ _typeName: 'TraversalSpec', name: 'traverseView', type: 'ContainerView', path: 'view', skip: false }],
+      },
+    ],
+  };
+}
+
+/** Server-side objects of one sync, all in one session. */
+interface Feed {
+  generation: number;
+  collector: string;
+  view: ManagedObjectReference;
+  version: string;
+  /** Keys seen in the filter's initial (version "") report, until it is complete. */
+  initial?: Set<string>;
+}
+
+class ResyncNeeded extends Error {}
+
+export class InventoryMirror {
+  readonly vcenter: string;
+  private readonly opts: Required<Omit<InventoryMirrorOptions, 'logger'>>;
+  private readonly logger: Logger;
+  private readonly events = new EventEmitter();
+  private entries = new Map<string, Entry>();
+  private ha = new Map<string, { haEnabled: boolean; drsEnabled: boolean }>();
+  private state: MirrorState = 'SYNCING';
+  private since = new Date();
+  private version = 0;
+  private confirmedAt: number | undefined;
+  private feed: Feed | undefined;
+  private view: MirrorSnapshot | undefined;
+  private loop: Promise<void> | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  /** After a failure the next wait returns at once (maxWaitSeconds 0): it confirms the data current again. */
+  private recovering = false;
+
+  constructor(
+    private readonly client: VCenterClient,
+    options: InventoryMirrorOptions = {},
+  ) {
+    this.vcenter = client.name;
+    this.opts = {
+      maxWaitSeconds: options.maxWaitSeconds ?? 60,
+      maxObjectUpdates: options.maxObjectUpdates ?? 5_000,
+      pageSize: options.pageSize ?? 2_500,
+      retryDelayMs: options.retryDelayMs ?? 250,
+      staleMaxAgeMs: options.staleMaxAgeMs ?? 300_000,
+    };
+    this.logger = (options.logger ?? silentLogger).child({ vcenter: client.name, component: 'inventory-mirror' });
+    this.events.setMaxListeners(0);
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((error: unknown) => this.logger.error('inventory mirror stopped unexpectedly', { error }));
+  }
+
+  status(): MirrorStatus {
+    const s: MirrorStatus = { state: this.state, since: this.since, version: this.version, objectCount: this.entries.size, feedVersion: this.feed?.version ?? '' };
+    if (this.confirmedAt !== undefined) s.confirmedAt = new Date(this.confirmedAt);
+    return s;
+  }
+
+  /**
+   * The inventory for queries, or undefined when they must read vCenter live: still
+   * syncing, or stale for longer than staleMaxAgeMs.
+   */
+  snapshot(now = Date.now()): MirrorSnapshot | undefined {
+    if (this.state === 'SYNCING' || this.confirmedAt === undefined) return undefined;
+    if (this.state === 'STALE') {
+      const age = now - this.confirmedAt;
+      if (age > this.opts.staleMaxAgeMs) {
+        this.dropData();
+        return undefined;
+      }
+      return { ...this.current(), staleMs: age };
+    }
+    return this.current();
+  }
+
+  /** Every host added, removed or changed in a field subscribers care about, in order. Returns the unsubscribe. */
+  onHostChange(listener: (change: HostChange) => void): () => void {
+    this.events.on('host', listener);
+    return () => this.events.off('host', listener);
+  }
+
+  /** Host-change listeners now (diagnostics and tests: one per subscription execution). */
+  hostChangeListeners(): number {
+    return this.events.listenerCount('host');
+  }
+
+  /** Called on every state change and every new version. */
+  onUpdate(listener: (status: MirrorStatus) => void): () => void {
+    this.events.on('update', listener);
+    return () => this.events.off('update', listener);
+  }
+
+  /** Resolves once the mirror satisfies `ok` (checked now and at every update); rejects after `timeoutMs`. */
+  until(ok: (status: MirrorStatus) => boolean, timeoutMs = 10_000): Promise<MirrorStatus> {
+    return new Promise((resolve, reject) => {
+      if (ok(this.status())) return resolve(this.status());
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`inventory mirror of ${this.vcenter}: condition not met in ${timeoutMs} ms (${JSON.stringify(this.status())})`));
+      }, timeoutMs);
+      const off = this.onUpdate((status) => {
+        if (!ok(status)) return;
+        clearTimeout(timer);
+        off();
+        resolve(status);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    // Destroying the collector ends a wait in progress (RequestCanceled) and one still on its
+    // way (ManagedObjectNotFound), where CancelWaitForUpdates could miss the latter.
+    const feed = this.feed;
+    if (feed) await this.destroyFeed(feed);
+    await this.loop;
+    this.events.removeAllListeners();
+  }
+
+  // ---------- loop ----------
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      try {
+        if (!this.feed || this.feed.generation !== this.client.sessionGeneration('vim')) await this.resync();
+        else await this.waitOnce(this.feed);
+        failures = 0;
+      } catch (error) {
+        if (this.closed) return;
+        if (error instanceof ResyncNeeded || needsResync(error)) {
+          this.logger.info('inventory feed lost its collector or version: resyncing', { error: String(error) });
+          this.feed = undefined;
+          continue;
+        }
+        failures++;
+        this.recovering = true;
+        this.setState('STALE');
+        this.logger.warn('inventory feed call failed; retrying', { error: String(error), failures });
+        await this.sleep(Math.min(this.opts.retryDelayMs * 2 ** (failures - 1), this.opts.retryDelayMs * 8));
+      }
+    }
+  }
+
+  /** Full read, then a fresh collector, view and filter whose feed continues from there. */
+  private async resync(): Promise<void> {
+    const old = this.feed;
+    this.feed = undefined;
+    if (old) void this.destroyFeed(old);
+    if (this.state !== 'SYNCING') this.setState('SYNCING');
+    const content = await this.client.serviceContent();
+    const viewManager = content.viewManager;
+    if (!viewManager) throw new Error(`vCenter ${this.vcenter} has no ViewManager`);
+    const collector = await this.client.invoke<ManagedObjectReference>('PropertyCollector', content.propertyCollector.value, 'CreatePropertyCollector', undefined, { idempotent: false });
+    const generation = this.client.sessionGeneration('vim');
+    const view = await this.client.invoke<ManagedObjectReference>(
+      'ViewManager',
+      viewManager.value,
+      'CreateContainerView',
+      { container: content.rootFolder, type: ['ClusterComputeResource', 'HostSystem'], recursive: true },
+      { idempotent: false },
+    );
+    const feed: Feed = { generation, collector: collector.value, view: moRef(view.type, view.value), version: '' };
+    try {
+      const [objects, clusters] = await Promise.all([
+        this.client.retrieveProperties([filterSpec(feed.view) as never], { maxObjects: this.opts.pageSize }),
+        this.client.listClusters(),
+      ]);
+      if (this.client.sessionGeneration('vim') !== generation) throw new ResyncNeeded('session renewed during the initial read');
+      this.ha = new Map(clusters.map((c) => [c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled }]));
+      const entries = new Map<string, Entry>();
+      for (const object of objects) entries.set(keyOf(object.obj), { type: object.obj.type as Entry['type'], props: propsOf(object) });
+      // The full read replaces what the mirror held; commit reports the differences.
+      this.commit(entries);
+      await this.client.invoke('PropertyCollector', feed.collector, 'CreateFilter', { spec: filterSpec(feed.view), partialUpdates: false }, { idempotent: false });
+    } catch (error) {
+      void this.destroyFeed(feed);
+      throw error;
+    }
+    feed.initial = new Set();
+    if (this.closed) {
+      await this.destroyFeed(feed);
+      return;
+    }
+    this.feed = feed;
+    this.confirmedAt = Date.now();
+    this.setState('LIVE');
+  }
+
+  private async waitOnce(feed: Feed): Promise<void> {
+    let set: UpdateSet | undefined | null;
+    try {
+      set = await this.client.invoke<UpdateSet | null>(
+        'PropertyCollector',
+        feed.collector,
+        'WaitForUpdatesEx',
+        {
+          version: feed.version,
+          options: { _typeName: 'WaitOptions', maxWaitSeconds: this.recovering ? 0 : this.opts.maxWaitSeconds, maxObjectUpdates: this.opts.maxObjectUpdates },
+        },
+        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000 },
+      );
+    } catch (error) {
+      if (this.closed) return;
+      // The session ended under the wait (logout, expiry): the next call finds out how.
+      if (isUpstreamError(error) && error.fault === 'RequestCanceled') return;
+      throw error;
+    }
+    if (this.closed) return;
+    // A renewal during the wait replayed it in a session that has no such collector.
+    if (this.client.sessionGeneration('vim') !== feed.generation) throw new ResyncNeeded('session renewed');
+    this.confirmedAt = Date.now();
+    this.recovering = false;
+    if (set) await this.apply(feed, set);
+    if (this.state !== 'LIVE') this.setState('LIVE');
+  }
+
+  // ---------- applying updates ----------
+
+  private async apply(feed: Feed, set: UpdateSet): Promise<void> {
+    const next = new Map(this.entries);
+    const newClusters: string[] = [];
+    try {
+      for (const filterUpdate of set.filterSet ?? []) {
+        for (const update of filterUpdate.objectSet ?? []) this.applyObject(next, update, feed, newClusters);
+      }
+    } catch (error) {
+      if (error instanceof UnplaceableChange) throw new ResyncNeeded(error.message);
+      throw error;
+    }
+    if (feed.initial && !set.truncated) {
+      // The filter's initial report is complete: whatever it did not name is gone.
+      for (const key of [...next.keys()]) if (!feed.initial.has(key)) next.delete(key);
+      feed.initial = undefined;
+    }
+    if (newClusters.length > 0) {
+      // HA/DRS come from REST (not in the VI/JSON spec subset): read them for clusters new to the mirror.
+      for (const c of await this.client.listClusters({ clusters: newClusters })) {
+        this.ha.set(c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled });
+      }
+    }
+    feed.version = set.version;
+    this.commit(next);
+  }
+
+  private applyObject(next: Map<string, Entry>, update: ObjectUpdate, feed: Feed, newClusters: string[]): void {
+    const key = keyOf(update.obj);
+    const type = update.obj.type;
+    if (type !== 'HostSystem' && type !== 'ClusterComputeResource') return;
+    const paths = type === 'HostSystem' ? HOST_PATHS : CLUSTER_PATHS;
+    switch (update.kind) {
+      case 'enter': {
+        feed.initial?.add(key);
+        // An enter carries the object's whole state.
+        next.set(key, { type, props: applyChanges(new Map(), paths, update.changeSet ?? []) });
+        if (type === 'ClusterComputeResource' && !this.ha.has(update.obj.value)) newClusters.push(update.obj.value);
+        return;
+      }
+      case 'modify': {
+        const before = next.get(key);
+        if (!before) throw new ResyncNeeded(`modify of ${key}, which the mirror does not hold`);
+        next.set(key, { type, props: applyChanges(before.props, paths, update.changeSet ?? []) });
+        return;
+      }
+      case 'leave':
+        next.delete(key);
+        return;
+    }
+  }
+
+  // ---------- state ----------
+
+  /** Makes `next` the current state, and reports every host added, removed or changed since the last one. */
+  private commit(next: Map<string, Entry>): void {
+    const previous = this.entries;
+    this.entries = next;
+    this.version++;
+    this.view = undefined;
+    const changes: HostChange[] = [];
+    for (const [key, entry] of next) {
+      if (entry.type !== 'HostSystem') continue;
+      const old = previous.get(key);
+      if (old === entry) continue;
+      const after = hostFrom(this.vcenter, key.slice('HostSystem:'.length), entry.props);
+      if (!old) {
+        changes.push({ vcenter: this.vcenter, kind: 'ADDED', after, fields: [], version: this.version });
+        continue;
+      }
+      const before = hostFrom(this.vcenter, after.moId, old.props);
+      const fields = changedFields(before, after);
+      if (fields.length > 0) changes.push({ vcenter: this.vcenter, kind: 'CHANGED', before, after, fields, version: this.version });
+    }
+    for (const [key, old] of previous) {
+      if (old.type !== 'HostSystem' || next.has(key)) continue;
+      changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before: hostFrom(this.vcenter, key.slice('HostSystem:'.length), old.props), fields: [], version: this.version });
+    }
+    for (const change of changes) this.events.emit('host', change);
+    this.events.emit('update', this.status());
+  }
+
+  private dropData(): void {
+    if (this.entries.size === 0) return;
+    this.logger.warn('inventory mirror data too old: dropped until vCenter answers again', { vcenter: this.vcenter });
+    this.entries = new Map();
+    this.view = undefined;
+    // The next successful contact starts over.
+    this.feed = undefined;
+    this.confirmedAt = undefined;
+    this.version++;
+    this.events.emit('update', this.status());
+  }
+
+  private setState(state: MirrorState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.since = new Date();
+    this.logger.info('inventory mirror state', { state });
+    this.events.emit('update', this.status());
+  }
+
+  /** The current version as a snapshot, built once per version. */
+  private current(): MirrorSnapshot {
+    if (this.view) return this.view;
+    const vcenter = this.vcenter;
+    const clusters: MirrorCluster[] = [];
+    const hosts: MirrorHost[] = [];
+    const byCluster = new Map<string, MirrorHost[]>();
+    for (const [key, entry] of this.entries) {
+      const moId = key.slice(key.indexOf(':') + 1);
+      if (entry.type === 'ClusterComputeResource') {
+        const ha = this.ha.get(moId);
+        clusters.push({ vcenter, moId, name: (entry.props.get('name') as string | undefined) ?? moId, haEnabled: ha?.haEnabled ?? false, drsEnabled: ha?.drsEnabled ?? false });
+      } else {
+        const host = hostFrom(vcenter, moId, entry.props);
+        hosts.push(host);
+        if (host.parent) {
+          const list = byCluster.get(host.parent.value) ?? [];
+          list.push(host);
+          byCluster.set(host.parent.value, list);
+        }
+      }
+    }
+    const clusterById = new Map(clusters.map((c) => [c.moId, c]));
+    const hostById = new Map(hosts.map((h) => [h.moId, h]));
+    const confirmedAt = this.confirmedAt === undefined ? undefined : new Date(this.confirmedAt);
+    this.view = {
+      vcenter,
+      version: this.version,
+      staleMs: undefined,
+      confirmedAt,
+      clusters: () => clusters,
+      cluster: (moId) => clusterById.get(moId),
+      hosts: () => hosts,
+      host: (moId) => hostById.get(moId),
+      hostsOfCluster: (moId) => byCluster.get(moId) ?? [],
+    };
+    return this.view;
+  }
+
+  // ---------- upstream housekeeping ----------
+
+  /** Destroys the collector (its filter goes with it) and the view; both may already be gone with their session. */
+  private async destroyFeed(feed: Feed): Promise<void> {
+    if (this.client.sessionGeneration('vim') !== feed.generation) return;
+    await Promise.allSettled([
+      this.client.invoke('PropertyCollector', feed.collector, 'DestroyPropertyCollector', undefined, { idempotent: true }),
+      this.client.invoke('ContainerView', feed.view.value, 'DestroyView', undefined, { idempotent: true }),
+    ]);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => (this.wake = undefined));
+  }
+}
+
+function keyOf(ref: ManagedObjectReference): string {
+  return `${ref.type}:${ref.value}`;
+}
+
+function propsOf(object: ObjectContent): Props {
+  return new Map((object.propSet ?? []).map((p) => [p.name, p.val]));
+}
+
+/** The collector or its version is gone: only a fresh sync helps. */
+function needsResync(error: unknown): boolean {
+  return isUpstreamError(error) && (error.fault === 'InvalidCollectorVersion' || error.fault === 'ManagedObjectNotFound');
+}
