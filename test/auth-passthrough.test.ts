@@ -75,6 +75,16 @@ describe('passthrough: vCenter permissions decide what each user sees', () => {
     }
   });
 
+  it('never writes a caller\'s password or Authorization header into the logs (debug level)', async () => {
+    const wrong = basic('cluster-reader@vsphere.local', 'Wr0ng-Secret-Pw');
+    await postAs(h.url, CLUSTERS, {}, { authorization: wrong });
+    await postAs(h.url, CLUSTERS, {}, { authorization: READER });
+    await wsAs(h.url, CLUSTERS, {}, { authorization: READER });
+    const logs = h.logs.join('\n');
+    expect(h.logs.some((line) => line.includes('"level":"debug"') || line.includes('"level":20'))).toBe(true);
+    for (const secret of ['ClusterReader1!', 'Wr0ng-Secret-Pw', 'VMware1!', READER.slice(6), wrong.slice(6)]) expect(logs).not.toContain(secret);
+  });
+
   it('holds 200 distinct users to a bound of 50 live sessions per API per vCenter, logging the evicted ones out', async () => {
     for (const vc of h.sim.vcenters) vc.resetStats();
     for (let i = 1; i <= 200; i += 20) {
