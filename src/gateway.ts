@@ -3,17 +3,15 @@
  * server and the HTTP listener, with an orderly close.
  */
 import { createServer } from 'node:http';
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
 import { DEFAULT_LIMITS } from './graphql/limits.ts';
 import type { RequestLimits } from './graphql/limits.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
-import { WebSocketServer } from 'ws';
-import type { WebSocket } from 'ws';
-import type { Duplex } from 'node:stream';
-import { useServer } from 'graphql-ws/use/ws';
+import { guardHttp } from './http/guard.ts';
+import { serveGraphQLOverWebSocket } from './http/websocket.ts';
 import type { Logger } from './log.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
@@ -53,8 +51,8 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
   const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
-  const server = createServer(guardHttp(yoga, limits));
-  const webSockets = serveGraphQLOverWebSocket(yoga, server);
+  const server = createServer(guardHttp(yoga, { maxBodyBytes: limits.maxBodyBytes }));
+  const webSockets = serveGraphQLOverWebSocket({ yoga, server });
 
   return {
     yoga,
@@ -95,94 +93,4 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
       await Promise.allSettled(upstreams.list.map((c) => c.close()));
     },
   };
-}
-
-/**
- * GraphQL over WebSocket (the graphql-ws protocol) on the same path as HTTP and SSE,
- * executed through yoga's envelop so both transports share schema, context and plugins.
- */
-function serveGraphQLOverWebSocket(yoga: GatewayYoga, server: Server): WebSocketServer {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  wss.on('connection', (ws, request) => coalesceWrites(ws, request.socket));
-  useServer(
-    {
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-        });
-        const args = {
-          schema,
-          operationName: params.operationName,
-          document: parse(params.query),
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
-      },
-    },
-    wss,
-  );
-  return wss;
-}
-
-/**
- * One scan change goes to many subscriptions at once, often on the same socket. Corking the
- * socket on the first message of a burst and uncorking once the burst is sent turns hundreds
- * of small writes (a syscall each) into one.
- */
-function coalesceWrites(ws: WebSocket, socket: Duplex): void {
-  const send = ws.send.bind(ws) as (...args: unknown[]) => void;
-  let corked = false;
-  ws.send = ((...args: unknown[]) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    send(...args);
-  }) as WebSocket['send'];
-}
-
-/** CORS-safelisted content types: a browser sends these cross-site without a preflight. */
-const SIMPLE_CONTENT_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
-const PREFLIGHT_HEADERS = ['graphql-require-preflight', 'apollo-require-preflight', 'x-apollo-operation-name'];
-
-/**
- * Checks made before GraphQL sees a request: bounded body size (known up front, so a large
- * body is refused without being read), and CSRF prevention in the style of Apollo Router:
- * a POST a browser could send cross-site without a preflight must carry a preflight header.
- */
-function guardHttp(handler: RequestListener, limits: RequestLimits): RequestListener {
-  return (req, res) => {
-    if (req.method === 'POST') {
-      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (SIMPLE_CONTENT_TYPES.has(contentType) && !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)) {
-        return refuse(req, res, 400, 'CSRF_PREVENTED', 'Send Content-Type: application/json (or a graphql-require-preflight header)');
-      }
-      const length = req.headers['content-length'];
-      if (length === undefined) return refuse(req, res, 411, 'LENGTH_REQUIRED', 'A Content-Length header is required');
-      if (Number(length) > limits.maxBodyBytes) {
-        return refuse(req, res, 413, 'PAYLOAD_TOO_LARGE', `Request body over ${limits.maxBodyBytes} bytes`);
-      }
-    }
-    return handler(req, res);
-  };
-}
-
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body);
-  req.resume();
 }
