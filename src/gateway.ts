@@ -10,8 +10,9 @@ import { DEFAULT_LIMITS } from './graphql/limits.ts';
 import type { RequestLimits } from './graphql/limits.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
-import { guardHttp } from './http/guard.ts';
+import { guardHttp, limitConnections } from './http/guard.ts';
 import { serveGraphQLOverWebSocket } from './http/websocket.ts';
+import type { WebSocketDiagnostics } from './http/websocket.ts';
 import type { Logger } from './log.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
@@ -30,11 +31,18 @@ export interface GatewayOptions {
   client?: Pick<VCenterClientOptions, 'retry' | 'breaker'>;
 }
 
+export interface GatewayLoad extends WebSocketDiagnostics {
+  /** Open client connections, HTTP and WebSocket. */
+  connections: number;
+}
+
 export interface Gateway {
   yoga: GatewayYoga;
   server: Server;
   upstreams: Upstreams;
   scans: ScanService;
+  /** Open client connections and WebSocket state (diagnostics and tests). */
+  load(): GatewayLoad;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops listening, waits up to graceMs for in-flight requests, then logs out of every vCenter. */
@@ -51,14 +59,32 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
   const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
-  const server = createServer(guardHttp(yoga, { maxBodyBytes: limits.maxBodyBytes }));
-  const webSockets = serveGraphQLOverWebSocket({ yoga, server });
+  const server = createServer();
+  const connections = limitConnections(server, limits.maxConnections);
+  server.on(
+    'request',
+    guardHttp(yoga, { maxBodyBytes: limits.maxBodyBytes, maxDiscardedBodyBytes: limits.maxDiscardedBodyBytes, overCapacity: connections.overCapacity }),
+  );
+  const graphqlWs = serveGraphQLOverWebSocket({
+    yoga,
+    server,
+    overCapacity: connections.overCapacity,
+    limits: {
+      maxPayloadBytes: limits.maxBodyBytes,
+      maxOperationsPerSocket: limits.maxOperationsPerSocket,
+      maxSubscriptionsPerSocket: limits.maxSubscriptionsPerSocket,
+      maxSocketBufferBytes: limits.maxSocketBufferBytes,
+      socketStallMs: limits.socketStallMs,
+    },
+  });
+  const webSockets = graphqlWs.wss;
 
   return {
     yoga,
     server,
     upstreams,
     scans,
+    load: () => ({ connections: connections.open(), ...graphqlWs.diagnostics() }),
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { GraphQLError } from 'graphql';
@@ -12,7 +13,7 @@ import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { toClientError } from './errors.ts';
 import { createLoaders } from './loaders.ts';
-import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
+import { DEFAULT_LIMITS, armorPlugin, callScopePlugin, costPlugin, hideSuggestionsPlugin, maxDirectivesPlugin, subscriptionCapPlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
 import { sharedSubscriptions } from './shared-subscriptions.ts';
@@ -79,7 +80,8 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
     context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
       const partialErrors: GraphQLError[] = [];
       return {
-        caller: initial.caller ?? anonymousCaller(),
+        // Until authentication lands, callers are told apart by address (fair share, caps).
+        caller: initial.caller ?? anonymousCaller((initial as { req?: IncomingMessage }).req?.socket.remoteAddress),
         upstreams,
         loaders: createLoaders(upstreams, scans),
         scans,
@@ -93,7 +95,16 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions()],
+    plugins: [
+      armorPlugin(limits),
+      maxDirectivesPlugin(limits.maxDirectives),
+      hideSuggestionsPlugin,
+      costPlugin(limits.maxCost),
+      subscriptionCapPlugin(limits.maxSubscriptionsPerCaller),
+      callScopePlugin(limits.deadlineMs),
+      partialResults,
+      sharedSubscriptions(),
+    ],
   });
 }
 
