@@ -66,6 +66,7 @@ export class Semaphore {
   constructor(private readonly limit: number) {}
 
   async acquire(urgent = false, owner = '', signal?: AbortSignal): Promise<void> {
+    if (process.env.DEBUG_SEM && owner !== "anonymous:127.0.0.1") console.log("acquire", JSON.stringify(owner), this.active, this.queued);
     signal?.throwIfAborted();
     if (this.active < this.limit) {
       this.active++;
@@ -202,6 +203,8 @@ export class HttpTransport {
   get requestCount(): number { return this.count; }
   get inFlight(): number { return this.sem.inFlight; }
   get peakInFlight(): number { return this.sem.peak; }
+  /** Calls waiting for a concurrency slot. */
+  get queued(): number { return this.sem.waiting; }
 
   /**
    * One attempt: waits for a concurrency slot (in its caller's turn), then sends with a
@@ -250,6 +253,18 @@ export class HttpTransport {
   private abandoned(req: HttpRequest, signal: AbortSignal): UpstreamError {
     const where = `vCenter "${this.opts.name}" (${req.api === 'rest' ? 'REST' : 'VI/JSON'} ${req.method} ${stripQuery(req.path)})`;
     const deadline = signal.reason instanceof DeadlineExceeded;
+    // Thousands are made at once when a large operation is abandoned, and their stack (the
+    // queue's) says nothing: skip capturing it, which is most of their cost.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return this.abandonedError(where, deadline, signal, req);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+  }
+
+  private abandonedError(where: string, deadline: boolean, signal: AbortSignal, req: HttpRequest): UpstreamError {
     return new UpstreamError({
       code: deadline ? 'UPSTREAM_TIMEOUT' : 'CANCELLED',
       vcenter: this.opts.name,
