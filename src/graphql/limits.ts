@@ -160,7 +160,11 @@ export function costPlugin(maxCost: number): Plugin {
   };
 }
 
-/** Open subscriptions per caller, over every transport; beyond the cap, TOO_MANY_SUBSCRIPTIONS. */
+/**
+ * Open subscriptions per caller, over every transport; beyond the cap, TOO_MANY_SUBSCRIPTIONS.
+ * Counted when the subscription is asked for (a subscriber joining a shared execution never
+ * calls subscribe itself), released when its stream ends or if it never starts.
+ */
 export function subscriptionCapPlugin(maxPerCaller: number): Plugin {
   const open = new Map<string, number>();
   const add = (key: string, delta: number) => {
@@ -169,30 +173,34 @@ export function subscriptionCapPlugin(maxPerCaller: number): Plugin {
     else open.delete(key);
   };
   return {
-    onSubscribe({ args, subscribeFn, setSubscribeFn }) {
+    onSubscribe({ args, subscribeFn, setSubscribeFn, setResultAndStopExecution }) {
       const key = (args.contextValue as ScopeContext).caller?.key ?? '';
-      let counted = false;
+      if ((open.get(key) ?? 0) >= maxPerCaller) {
+        setResultAndStopExecution({
+          errors: [new GraphQLErrorClass(`At most ${maxPerCaller} subscriptions may be open per caller`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', http: { status: 429 } } })],
+        });
+        return;
+      }
+      add(key, 1);
+      let counted = true;
       const release = () => {
         if (counted) add(key, -1);
         counted = false;
       };
       setSubscribeFn((async (subscribeArgs: Parameters<typeof subscribeFn>[0]) => {
-        if ((open.get(key) ?? 0) >= maxPerCaller) {
-          return { errors: [new GraphQLErrorClass(`At most ${maxPerCaller} subscriptions may be open per caller`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', http: { status: 429 } } })] };
-        }
-        // Counted before the (asynchronous) subscribe, so concurrent ones cannot all slip in.
-        add(key, 1);
-        counted = true;
         try {
-          const result = await subscribeFn(subscribeArgs);
-          if (!(Symbol.asyncIterator in Object(result))) release();
-          return result;
+          return await subscribeFn(subscribeArgs);
         } catch (error) {
           release();
           throw error;
         }
       }) as typeof subscribeFn);
-      return { onSubscribeResult: () => ({ onEnd: release }) };
+      return {
+        onSubscribeResult({ result }) {
+          if (!(Symbol.asyncIterator in Object(result))) return release();
+          return { onEnd: release };
+        },
+      };
     },
   };
 }

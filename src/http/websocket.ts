@@ -12,15 +12,18 @@
  *   for socketStallMs is closed, which ends its subscriptions and aborts its operations.
  */
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, getOperationAST } from 'graphql';
+import { getOperationAST } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { hideSuggestions, isGraphQLError, toClientError } from '../graphql/errors.ts';
 import type { GatewayYoga } from '../graphql/yoga.ts';
+import { Semaphore } from '../vsphere/index.ts';
 
 export interface WebSocketLimits {
   /** Largest message, bytes (the HTTP body limit). */
@@ -47,6 +50,8 @@ interface SocketState {
   /** Resolves when the socket's send buffer is below the bound again (undefined: it is). */
   drained: Promise<void> | undefined;
   closed: boolean;
+  /** Queries and mutations executing on this socket whose result is not yet handed to it. */
+  executions: Semaphore;
 }
 
 interface Operation {
@@ -69,14 +74,24 @@ export interface GraphQLWebSocketServer {
   diagnostics(): WebSocketDiagnostics;
 }
 
+/**
+ * graphql-ws accepts refusals only as instances of the GraphQLError it loaded: the package's
+ * "main" (CommonJS) build, which is what Node resolves for every importer, while bundlers and
+ * vitest give TypeScript sources the ESM build. Refusals are made with that class.
+ */
+const WsGraphQLError = createRequire(import.meta.url)('graphql').GraphQLError as typeof GraphQLError;
+
 /** The code HTTP gives the same refusal (yoga's, or the limit's own); suggestions hidden. */
 function withCode(error: GraphQLError, fallback: string): GraphQLError {
   const { http: _status, ...extensions } = toClientError(error).error.extensions as Record<string, unknown>;
   const code = error.extensions?.['code'];
-  return new GraphQLError(hideSuggestions(error.message), { nodes: error.nodes, extensions: { ...extensions, code: typeof code === 'string' ? code : fallback } });
+  return new WsGraphQLError(hideSuggestions(error.message), { nodes: error.nodes, extensions: { ...extensions, code: typeof code === 'string' ? code : fallback } });
 }
 
-const refusal = (code: string, message: string) => [new GraphQLError(message, { extensions: { code } })];
+/** Queries and mutations executing at once per socket (see whenWritable). */
+const EXECUTIONS_PER_SOCKET = 16;
+
+const refusal = (code: string, message: string) => [new WsGraphQLError(message, { extensions: { code } })];
 
 export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity }: WebSocketOptions): GraphQLWebSocketServer {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxPayloadBytes });
@@ -85,16 +100,26 @@ export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity }
   let executed = 0;
 
   /**
-   * Runs an accepted operation once its socket can take more output. Operations arrive in
-   * bursts (one TCP read holds hundreds of messages); waiting a turn of the event loop lets
-   * the previous results be written first, so a full buffer is seen before the next runs.
+   * Runs an accepted query or mutation once its socket can take more output. Operations
+   * arrive in bursts (one TCP read holds hundreds of messages), so at most
+   * EXECUTIONS_PER_SOCKET run at once, each holding its place until its result has been
+   * written (a turn of the event loop after it resolves): a full buffer is then seen before
+   * the next one starts.
    */
-  const whenWritable = async <T>(state: SocketState, run: () => T): Promise<T | ExecutionResult> => {
-    await new Promise((resolve) => setImmediate(resolve));
-    while (state.drained) await state.drained;
-    if (state.closed) return { errors: refusal('CANCELLED', 'The connection is closing') };
-    executed++;
-    return run();
+  const whenWritable = async (state: SocketState, signal: AbortSignal | undefined, run: () => unknown): Promise<any> => {
+    try {
+      await state.executions.acquire(false, '', signal);
+    } catch {
+      return { errors: refusal('CANCELLED', 'The connection is closing') } satisfies ExecutionResult;
+    }
+    try {
+      while (state.drained && !state.closed) await state.drained;
+      if (state.closed) return { errors: refusal('CANCELLED', 'The connection is closing') } satisfies ExecutionResult;
+      executed++;
+      return await run();
+    } finally {
+      setImmediate(() => state.executions.release());
+    }
   };
 
   wss.on('connection', (ws, request) => {
@@ -102,7 +127,7 @@ export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity }
       ws.close(1013, 'too many connections; retry later');
       return;
     }
-    const state: SocketState = { operations: new Map(), subscriptions: 0, drained: undefined, closed: false };
+    const state: SocketState = { operations: new Map(), subscriptions: 0, drained: undefined, closed: false, executions: new Semaphore(EXECUTIONS_PER_SOCKET) };
     states.set(ws, state);
     coalesceWrites(ws, request.socket);
     applyBackpressure(ws, request.socket, state, limits, () => stalledClosed++);
@@ -134,8 +159,13 @@ export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity }
 
   useServer(
     {
-      execute: (args: any) => whenWritable(args.rootValue.state, () => args.rootValue.execute(args)),
-      subscribe: (args: any) => whenWritable(args.rootValue.state, () => args.rootValue.subscribe(args)),
+      execute: (args: any) => whenWritable(args.rootValue.state, args.contextValue.operationSignal, () => args.rootValue.execute(args)),
+      // A subscription's events wait for the socket on their own (graphql-ws awaits each send).
+      subscribe: async (args: any) => {
+        const state: SocketState = args.rootValue.state;
+        while (state.drained && !state.closed) await state.drained;
+        return args.rootValue.subscribe(args);
+      },
       onSubscribe: async (ctx, id, params) => {
         const state = stateOf(ctx);
         if (!state || state.closed) return refusal('CANCELLED', 'The connection is closing');
@@ -185,7 +215,7 @@ export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity }
         } catch (error) {
           release(state, id);
           // Refusals thrown while parsing (syntax, token limit) are the client's, not the socket's.
-          if (isGraphQLError(error)) return [toClientError(error).error];
+          if (isGraphQLError(error)) return [withCode(error, 'BAD_USER_INPUT')];
           throw error;
         }
       },
@@ -237,6 +267,8 @@ function applyBackpressure(ws: WebSocket, socket: Duplex, state: SocketState, li
   };
   const send = ws.send.bind(ws) as (...args: unknown[]) => void;
   ws.send = ((...args: unknown[]) => {
+    // Cut off (stalled): what was still being produced for it goes nowhere, quietly.
+    if (socket.destroyed) return (args.find((a) => typeof a === 'function') as (() => void) | undefined)?.();
     send(...args);
     check();
   }) as WebSocket['send'];
