@@ -3,10 +3,11 @@
  * operation, without closing the socket), cost counts variable values, a client that stops
  * reading is cut off, and the gateway refuses connections beyond its cap clearly.
  */
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
+import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
-import { fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sseSubscribe } from './clients.ts';
@@ -68,6 +69,7 @@ async function post(h: Harness, body: unknown): Promise<{ status: number; body: 
   return { status: response.status, body: (await response.json()) as GraphQLResponse };
 }
 
+const execFileAsync = promisify(execFile);
 const codesOf = (errors: { extensions?: Record<string, any> }[] | undefined) => (errors ?? []).map((e) => e.extensions?.['code']);
 const COSTLY = `query($n: Int) { clusters(first: $n) { nodes { hosts(first: $n) { nodes { name product { build } } } } } }`;
 const deepIntrospection = (levels: number) => `{ __schema { types { fields { type { ${'ofType { '.repeat(levels)}name${' }'.repeat(levels)} } } } } }`;
@@ -164,15 +166,21 @@ describe('query limits, over HTTP and WebSocket alike', () => {
     expect(await socket.closed).toBe(1009);
   });
 
-  it('delivers the 413 of a 5 MB POST to the client instead of cutting it off mid-upload', async () => {
-    const response = await undiciFetch(h.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `{ vcenters { name } } #${'x'.repeat(5 * 1024 * 1024)}` }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    expect(response.status).toBe(413);
-    expect(codesOf(((await response.json()) as GraphQLResponse).errors)).toEqual(['PAYLOAD_TOO_LARGE']);
+  it('delivers the 413 of a 5 MB POST to a client in another process instead of cutting it off mid-upload', async () => {
+    // Another process, as in real life: in this one, the client's writes and the server's
+    // close take turns on one event loop and the race that loses the answer does not happen.
+    const client = `
+      const body = JSON.stringify({ query: '{ vcenters { name } } #' + 'x'.repeat(5 * 1024 * 1024) });
+      fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })))
+        .catch((e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.message) })));`;
+    const results: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { stdout } = await execFileAsync(process.execPath, ['-e', client, h.url], { timeout: 20_000 });
+      results.push(JSON.parse(stdout));
+    }
+    const refused = { status: 413, body: { errors: [{ message: expect.any(String), extensions: { code: 'PAYLOAD_TOO_LARGE' } }] } };
+    expect(results).toEqual([refused, refused, refused]);
   });
 });
 
