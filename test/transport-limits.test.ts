@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { DEPOT_URLS } from '../src/simulator/index.ts';
 import { sseSubscribe } from './clients.ts';
 import { eventually, requestsWithoutLogins, startHarness } from './harness.ts';
 import type { GraphQLResponse, Harness } from './harness.ts';
@@ -184,6 +185,20 @@ describe('query limits, over HTTP and WebSocket alike', () => {
   });
 });
 
+const FOLLOW = `subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state } }`;
+
+/** Starts a patch scan (long: patchScanDurationMs) and returns its ID, to follow. */
+async function startScan(h: Harness): Promise<string[]> {
+  const hosts = await h.gql(`{ hosts(first: 1) { nodes { id } } }`);
+  const started = await h.gql(
+    `mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id } userErrors { code } } }`,
+    { input: { hostIds: [hosts.data.hosts.nodes[0].id], metaUrls: [DEPOT_URLS[0]] } },
+  );
+  const ids = started.data.hostPatchScanStart.scans.map((s: { id: string }) => s.id);
+  expect(ids).toHaveLength(1);
+  return ids;
+}
+
 describe('per-socket and per-caller caps', () => {
   const CLUSTER_LIST = 'GET /api/vcenter/cluster';
   let h: Harness;
@@ -223,14 +238,7 @@ describe('per-socket and per-caller caps', () => {
   });
 
   it('refuses a caller’s third open subscription, over SSE as over WebSocket, until one ends', async () => {
-    const hosts = await h.gql(`{ hosts(first: 1) { nodes { id } } }`);
-    const started = await h.gql(
-      `mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id } userErrors { code } } }`,
-      { input: { hostIds: [hosts.data.hosts.nodes[0].id], metaUrls: [(await import('../src/simulator/index.ts')).DEPOT_URLS[0]] } },
-    );
-    const ids = started.data.hostPatchScanStart.scans.map((s: { id: string }) => s.id);
-    expect(ids).toHaveLength(1);
-    const FOLLOW = `subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state } }`;
+    const ids = await startScan(h);
     const first = await rawSocket(h.url);
     first.subscribe('s1', FOLLOW, { ids });
     first.subscribe('s2', FOLLOW, { ids });
@@ -252,6 +260,34 @@ describe('per-socket and per-caller caps', () => {
     expect(admitted).toBe(true);
     first.ws.close();
     second.ws.close();
+  });
+});
+
+describe('subscriptions per socket', () => {
+  it('refuses a second subscription on a socket capped at one, while another socket of the same caller may subscribe', async () => {
+    const h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 1 }, patchScanDurationMs: 60_000 }, undefined, {
+      limits: { maxSubscriptionsPerSocket: 1 },
+    });
+    try {
+      const ids = await startScan(h);
+      const first = await rawSocket(h.url);
+      first.subscribe('a', FOLLOW, { ids });
+      expect((await first.take('a')).type).toBe('next');
+      first.subscribe('b', FOLLOW, { ids });
+      const refused = await first.take('b');
+      expect(refused.type).toBe('error');
+      expect(refused.payload).toEqual([expect.objectContaining({ message: expect.stringMatching(/one connection/), extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })]);
+      // Queries still run on it, and another socket subscribes.
+      first.subscribe('q', '{ clusters { totalCount } }');
+      expect((await first.take('q')).payload.data.clusters.totalCount).toBe(1);
+      const second = await rawSocket(h.url);
+      second.subscribe('c', FOLLOW, { ids });
+      expect((await second.take('c')).type).toBe('next');
+      first.ws.close();
+      second.ws.close();
+    } finally {
+      await h.close();
+    }
   });
 });
 
