@@ -12,20 +12,17 @@ import type { JwtAlgorithm } from './auth/jwt.ts';
 import { ConcurrencyLimiter, RateLimiter } from './auth/rate-limit.ts';
 import type { AuthConfig } from './auth/config.ts';
 import type { AuditSink } from './graphql/audit.ts';
-import { authenticateWebSocket, originAllowed, withAccessControl } from './http/access.ts';
-import type { AccessOptions, WebSocketConnectContext } from './http/access.ts';
-import type { Caller } from './auth/caller.ts';
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { withAccessControl } from './http/access.ts';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
 import { DEFAULT_LIMITS } from './graphql/limits.ts';
 import type { RequestLimits } from './graphql/limits.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
-import { WebSocketServer } from 'ws';
-import type { WebSocket } from 'ws';
-import type { Duplex } from 'node:stream';
-import { useServer } from 'graphql-ws/use/ws';
+import { guardHttp, limitConnections } from './http/guard.ts';
+import { serveGraphQLOverWebSocket } from './http/websocket.ts';
+import type { WebSocketDiagnostics } from './http/websocket.ts';
 import type { Logger } from './log.ts';
 import { InventoryMirrors } from './mirror/index.ts';
 import type { InventoryMirrorOptions } from './mirror/index.ts';
@@ -57,6 +54,11 @@ export interface GatewayOptions {
   inventoryMirror?: Omit<InventoryMirrorOptions, 'logger'>;
 }
 
+export interface GatewayLoad extends WebSocketDiagnostics {
+  /** Open client connections, HTTP and WebSocket. */
+  connections: number;
+}
+
 export interface Gateway {
   yoga: GatewayYoga;
   server: Server;
@@ -64,6 +66,8 @@ export interface Gateway {
   scans: ScanService;
   /** The inventory mirrors, when enabled. */
   mirrors?: InventoryMirrors;
+  /** Open client connections and WebSocket state (diagnostics and tests). */
+  load(): GatewayLoad;
   /** Listens and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops listening, waits up to graceMs for in-flight requests, then logs out of every vCenter. */
@@ -113,13 +117,30 @@ export function createGateway({
   const failedLogins = new RateLimiter({ ratePerSecond: FAILED_LOGINS_PER_SECOND, burst: auth.callerLimits.failedLoginBurst, maxKeys: 100_000 });
   const webSocketsPerCaller = new ConcurrencyLimiter({ max: auth.callerLimits.webSocketsPerCaller, maxKeys: 100_000 });
   const access = { authenticator, corsOrigins: auth.corsOrigins, rateLimiter, failedLogins, logger };
-  const server = createServer(
-    guardHttp(
-      withAccessControl((req, res, context) => yoga(req, res, context), access),
-      limits,
-    ),
+  const server = createServer();
+  const connections = limitConnections(server, limits.maxConnections);
+  server.on(
+    'request',
+    guardHttp(withAccessControl((req, res, context) => yoga(req, res, context), access), {
+      maxBodyBytes: limits.maxBodyBytes,
+      maxDiscardedBodyBytes: limits.maxDiscardedBodyBytes,
+      overCapacity: connections.overCapacity,
+    }),
   );
-  const webSockets = serveGraphQLOverWebSocket(yoga, server, { ...access, webSocketsPerCaller, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs });
+  const graphqlWs = serveGraphQLOverWebSocket({
+    yoga,
+    server,
+    overCapacity: connections.overCapacity,
+    access: { ...access, webSocketsPerCaller, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs },
+    limits: {
+      maxPayloadBytes: limits.maxBodyBytes,
+      maxOperationsPerSocket: limits.maxOperationsPerSocket,
+      maxSubscriptionsPerSocket: limits.maxSubscriptionsPerSocket,
+      maxSocketBufferBytes: limits.maxSocketBufferBytes,
+      socketStallMs: limits.socketStallMs,
+    },
+  });
+  const webSockets = graphqlWs.wss;
 
   return {
     yoga,
@@ -127,6 +148,7 @@ export function createGateway({
     upstreams,
     scans,
     ...(mirrors ? { mirrors } : {}),
+    load: () => ({ connections: connections.open(), ...graphqlWs.diagnostics() }),
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -183,118 +205,4 @@ async function verifyOnEveryVCenter(clients: readonly VCenterClient[], credentia
     } else verdict.unreachable++;
   });
   return verdict;
-}
-
-/**
- * GraphQL over WebSocket (the graphql-ws protocol) on the same path as HTTP and SSE,
- * executed through yoga's envelop so both transports share schema, context and plugins.
- */
-function serveGraphQLOverWebSocket(
-  yoga: GatewayYoga,
-  server: Server,
-  access: AccessOptions & { webSocketsPerCaller: ConcurrencyLimiter; connectionInitWaitTimeoutMs: number },
-): WebSocketServer {
-  const wss = new WebSocketServer({
-    server,
-    path: yoga.graphqlEndpoint,
-    // Browsers send their page's origin on the upgrade: only listed origins (and the gateway's own pages) get in.
-    verifyClient: ({ req }: { req: IncomingMessage }) => originAllowed(req, access.corsOrigins),
-  });
-  wss.on('connection', (ws, request) => coalesceWrites(ws, request.socket));
-  const callers = new WeakMap<object, Caller>();
-  useServer(
-    {
-      connectionInitWaitTimeout: access.connectionInitWaitTimeoutMs,
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
-      onConnect: async (ctx) => {
-        const caller = await authenticateWebSocket(ctx as unknown as WebSocketConnectContext, access);
-        if (!caller) return false;
-        const release = access.webSocketsPerCaller.acquire(caller.key);
-        if (!release) {
-          ctx.extra.socket.close(4429, 'Too many WebSocket connections for this caller');
-          return false;
-        }
-        ctx.extra.socket.once('close', release);
-        callers.set(ctx.extra, caller);
-        return true;
-      },
-      onSubscribe: async (ctx, _id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          caller: callers.get(ctx.extra),
-        });
-        const args = {
-          schema,
-          operationName: params.operationName,
-          document: parse(params.query),
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
-      },
-    },
-    wss,
-  );
-  return wss;
-}
-
-/**
- * One scan change goes to many subscriptions at once, often on the same socket. Corking the
- * socket on the first message of a burst and uncorking once the burst is sent turns hundreds
- * of small writes (a syscall each) into one.
- */
-function coalesceWrites(ws: WebSocket, socket: Duplex): void {
-  const send = ws.send.bind(ws) as (...args: unknown[]) => void;
-  let corked = false;
-  ws.send = ((...args: unknown[]) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    send(...args);
-  }) as WebSocket['send'];
-}
-
-/** CORS-safelisted content types: a browser sends these cross-site without a preflight. */
-const SIMPLE_CONTENT_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
-const PREFLIGHT_HEADERS = ['graphql-require-preflight', 'apollo-require-preflight', 'x-apollo-operation-name'];
-
-/**
- * Checks made before GraphQL sees a request: bounded body size (known up front, so a large
- * body is refused without being read), and CSRF prevention in the style of Apollo Router:
- * a POST a browser could send cross-site without a preflight must carry a preflight header.
- */
-function guardHttp(handler: RequestListener, limits: RequestLimits): RequestListener {
-  return (req, res) => {
-    if (req.method === 'POST') {
-      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (SIMPLE_CONTENT_TYPES.has(contentType) && !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)) {
-        return refuse(req, res, 400, 'CSRF_PREVENTED', 'Send Content-Type: application/json (or a graphql-require-preflight header)');
-      }
-      const length = req.headers['content-length'];
-      if (length === undefined) return refuse(req, res, 411, 'LENGTH_REQUIRED', 'A Content-Length header is required');
-      if (Number(length) > limits.maxBodyBytes) {
-        return refuse(req, res, 413, 'PAYLOAD_TOO_LARGE', `Request body over ${limits.maxBodyBytes} bytes`);
-      }
-    }
-    return handler(req, res);
-  };
-}
-
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body);
-  req.resume();
 }

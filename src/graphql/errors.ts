@@ -13,9 +13,19 @@ export type ErrorCode =
   | 'VCENTER_UNAVAILABLE'
   | 'VIM_API_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
+  | 'CANCELLED'
   | 'UPSTREAM_ERROR'
   | 'TLS_ERROR'
   | 'INTERNAL_SERVER_ERROR';
+
+/**
+ * graphql-js suggests names ("Did you mean "nameContains"?", "Did you mean the enum value
+ * "CONNECTED"?"): how a schema is mapped without introspection. They are removed from
+ * every error a client sees.
+ */
+export function hideSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean [^?]*\?/g, '');
+}
 
 export function badInput(message: string, field?: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...(field ? { field } : {}) } });
@@ -70,7 +80,7 @@ export function toClientError(
         ? { ...original.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } }
         : original.extensions;
     return {
-      error: new GraphQLError(original.message, { nodes: location.nodes ?? outer.nodes, path, extensions }),
+      error: new GraphQLError(hideSuggestions(original.message), { nodes: location.nodes ?? outer.nodes, path, extensions }),
       unexpected: false,
     };
   }

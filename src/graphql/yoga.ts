@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { GraphQLError } from 'graphql';
@@ -17,7 +18,7 @@ import type { AuditSink } from './audit.ts';
 import { toClientError } from './errors.ts';
 import { inventoryReader, staleDataWarnings } from './live-inventory.ts';
 import { createLoaders } from './loaders.ts';
-import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
+import { DEFAULT_LIMITS, armorPlugin, callScopePlugin, costPlugin, hideSuggestionsPlugin, maxDirectivesPlugin, subscriptionCapPlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
 import { sharedSubscriptions } from './shared-subscriptions.ts';
@@ -111,7 +112,18 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [accessPlugin(), armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, staleDataWarnings, sharedSubscriptions()],
+    plugins: [
+      accessPlugin(),
+      armorPlugin(limits),
+      maxDirectivesPlugin(limits.maxDirectives),
+      hideSuggestionsPlugin,
+      costPlugin(limits.maxCost),
+      subscriptionCapPlugin(limits.maxSubscriptionsPerCaller),
+      callScopePlugin(limits.deadlineMs),
+      partialResults,
+      staleDataWarnings,
+      sharedSubscriptions(),
+    ],
   });
 }
 

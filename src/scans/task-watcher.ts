@@ -13,7 +13,7 @@
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { ManagedObjectReference, ObjectContent, TaskInfo, UpdateSet, VCenterClient } from '../vsphere/index.ts';
-import { Semaphore, isUpstreamError, moRef, propsOf } from '../vsphere/index.ts';
+import { Semaphore, detached, isUpstreamError, moRef, propsOf } from '../vsphere/index.ts';
 
 export type TaskListener = (info: TaskInfo) => void;
 /** Called when the watcher gives up on a task: the vCenter stayed unreachable, or the task vanished. */
@@ -101,6 +101,12 @@ export class TaskWatcher {
    * every change; it is never called again after a terminal state. Returns the unfollow.
    */
   follow(taskMoId: string, onInfo: TaskListener, onFailure: TaskFailureListener): () => void {
+    // The loop, the filters and their release serve every follower: whichever subscriber
+    // started them leaving (its call scope aborting) must not cancel them.
+    return detached(() => this.followDetached(taskMoId, onInfo, onFailure));
+  }
+
+  private followDetached(taskMoId: string, onInfo: TaskListener, onFailure: TaskFailureListener): () => void {
     let task = this.tasks.get(taskMoId);
     if (!task) this.tasks.set(taskMoId, (task = { moId: taskMoId, followers: new Set() }));
     const follower: Follower = { onInfo, onFailure };
@@ -113,13 +119,13 @@ export class TaskWatcher {
     // A wait in progress only returns when something it follows changes: give the new
     // task its filter now, whose initial update ends that wait.
     if (this.waiting) void this.ensureFilter(task).catch(() => this.wake?.());
-    return () => {
+    return () => detached(() => {
       const current = this.tasks.get(taskMoId);
       if (!current?.followers.delete(follower) || current.followers.size > 0) return;
       this.tasks.delete(taskMoId);
       if (current.filter) this.release(current.filter.moId);
       if (this.activeTasks().length === 0) void this.cancelWait();
-    };
+    });
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,8 @@ export type UpstreamErrorCode =
   | 'BAD_REQUEST'
   | 'VCENTER_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
+  /** The operation it was for was abandoned (its client went away) before the answer came. */
+  | 'CANCELLED'
   | 'UPSTREAM_ERROR'
   | 'VIM_API_UNAVAILABLE'
   | 'TLS_ERROR';

@@ -8,6 +8,7 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { Logger } from '../log.ts';
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
+import { currentCallScope, DeadlineExceeded } from './call-scope.ts';
 import { UpstreamError, type UpstreamApi, type UpstreamErrorCode } from './errors.ts';
 
 export interface TransportOptions {
@@ -44,38 +45,87 @@ export interface HttpResponse {
   text: string;
 }
 
+interface Waiter {
+  grant(): void;
+}
+
 /**
- * A counting semaphore with a FIFO queue; urgent waiters go ahead of the others. The task watch
- * loop is urgent: at most one per vCenter, and every scan subscriber waits on it, so it must not
- * queue behind a burst of other calls (its own filter clean-up, a large query).
+ * A counting semaphore whose waiters queue per owner (the caller) and are served round robin,
+ * so one caller with a thousand queued calls delays another caller's call by at most one
+ * turn per owner, not a thousand. Urgent waiters go ahead of everyone: the task watch loop is
+ * urgent (at most one per vCenter, and every scan subscriber waits on it). A waiter whose
+ * signal aborts leaves the queue and never takes a slot.
  */
 export class Semaphore {
   private active = 0;
   private peakActive = 0;
-  private readonly queue: Array<() => void> = [];
-  private readonly urgentQueue: Array<() => void> = [];
+  private queued = 0;
+  private readonly urgentQueue: Waiter[] = [];
+  /** Waiting calls per owner in arrival order; Map order is the round-robin order. */
+  private readonly queues = new Map<string, Waiter[]>();
   constructor(private readonly limit: number) {}
 
-  async acquire(urgent = false): Promise<void> {
+  async acquire(urgent = false, owner = '', signal?: AbortSignal): Promise<void> {
+    if (process.env.DEBUG_SEM && owner !== "anonymous:127.0.0.1") console.log("acquire", JSON.stringify(owner), this.active, this.queued);
+    signal?.throwIfAborted();
     if (this.active < this.limit) {
       this.active++;
       this.peakActive = Math.max(this.peakActive, this.active);
       return;
     }
-    await new Promise<void>((resolve) => (urgent ? this.urgentQueue : this.queue).push(resolve));
+    const queue = urgent ? this.urgentQueue : this.queueOf(owner);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = queue.indexOf(waiter);
+        if (at >= 0) {
+          queue.splice(at, 1);
+          this.queued--;
+          if (queue.length === 0 && this.queues.get(owner) === queue) this.queues.delete(owner);
+        }
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      queue.push(waiter);
+      this.queued++;
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     // the releasing side handed its slot to us: `active` is unchanged
     this.peakActive = Math.max(this.peakActive, this.active);
   }
 
   release(): void {
-    const next = this.urgentQueue.shift() ?? this.queue.shift();
-    if (next) next();
-    else this.active--;
+    const next = this.urgentQueue.shift() ?? this.nextInTurn();
+    if (next) {
+      this.queued--;
+      next.grant();
+    } else this.active--;
+  }
+
+  private queueOf(owner: string): Waiter[] {
+    let queue = this.queues.get(owner);
+    if (!queue) this.queues.set(owner, (queue = []));
+    return queue;
+  }
+
+  /** The first owner's oldest waiter; that owner then goes to the back of the rotation. */
+  private nextInTurn(): Waiter | undefined {
+    for (const [owner, queue] of this.queues) {
+      const waiter = queue.shift();
+      this.queues.delete(owner);
+      if (queue.length > 0) this.queues.set(owner, queue);
+      if (waiter) return waiter;
+    }
+    return undefined;
   }
 
   get inFlight(): number { return this.active; }
   get peak(): number { return this.peakActive; }
-  get waiting(): number { return this.urgentQueue.length + this.queue.length; }
+  get waiting(): number { return this.queued; }
 }
 
 const TLS_CODES = new Set([
@@ -153,9 +203,17 @@ export class HttpTransport {
   get requestCount(): number { return this.count; }
   get inFlight(): number { return this.sem.inFlight; }
   get peakInFlight(): number { return this.sem.peak; }
+  /** Calls waiting for a concurrency slot. */
+  get queued(): number { return this.sem.waiting; }
 
-  /** One attempt: waits for a concurrency slot, then sends with a whole-call timeout. */
+  /**
+   * One attempt: waits for a concurrency slot (in its caller's turn), then sends with a
+   * whole-call timeout. The current call scope's signal withdraws a queued call and aborts a
+   * sent one; such a call is no verdict on the vCenter, so the breaker does not count it.
+   */
   async send(req: HttpRequest): Promise<HttpResponse> {
+    const scope = currentCallScope();
+    if (scope?.signal.aborted) throw this.abandoned(req, scope.signal);
     if (this.closed) {
       throw new UpstreamError({ code: 'VCENTER_UNAVAILABLE', vcenter: this.opts.name, api: req.api, message: `vCenter "${this.opts.name}": client is closed` });
     }
@@ -169,13 +227,19 @@ export class HttpTransport {
         retryable: false,
       });
     }
-    await this.sem.acquire(req.urgent);
     try {
-      const response = await this.sendNow(req);
+      await this.sem.acquire(req.urgent, scope?.owner, scope?.signal);
+    } catch (error) {
+      if (scope?.signal.aborted) throw this.abandoned(req, scope.signal);
+      throw error;
+    }
+    try {
+      const response = await this.sendNow(req, scope?.signal);
       if (OUTAGE_STATUSES.has(response.status)) this.breaker.recordOutage(`HTTP ${response.status} from ${stripQuery(req.path)}`);
       else this.breaker.recordSuccess();
       return response;
     } catch (error) {
+      if (scope?.signal.aborted) throw this.abandoned(req, scope.signal);
       if (error instanceof UpstreamError && (error.code === 'VCENTER_UNAVAILABLE' || error.code === 'UPSTREAM_TIMEOUT')) {
         this.breaker.recordOutage(error.message);
       }
@@ -185,9 +249,37 @@ export class HttpTransport {
     }
   }
 
-  private async sendNow(req: HttpRequest): Promise<HttpResponse> {
+  /** An upstream call its operation gave up on: UPSTREAM_TIMEOUT past the deadline, else CANCELLED. */
+  private abandoned(req: HttpRequest, signal: AbortSignal): UpstreamError {
+    const where = `vCenter "${this.opts.name}" (${req.api === 'rest' ? 'REST' : 'VI/JSON'} ${req.method} ${stripQuery(req.path)})`;
+    const deadline = signal.reason instanceof DeadlineExceeded;
+    // Thousands are made at once when a large operation is abandoned, and their stack (the
+    // queue's) says nothing: skip capturing it, which is most of their cost.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return this.abandonedError(where, deadline, signal, req);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+  }
+
+  private abandonedError(where: string, deadline: boolean, signal: AbortSignal, req: HttpRequest): UpstreamError {
+    return new UpstreamError({
+      code: deadline ? 'UPSTREAM_TIMEOUT' : 'CANCELLED',
+      vcenter: this.opts.name,
+      api: req.api,
+      message: deadline
+        ? `${where}: abandoned, the operation's deadline of ${(signal.reason as DeadlineExceeded).deadlineMs} ms passed`
+        : `${where}: abandoned, the client went away`,
+      retryable: false,
+    });
+  }
+
+  private async sendNow(req: HttpRequest, cancel?: AbortSignal): Promise<HttpResponse> {
     const timeoutMs = req.timeoutMs ?? this.opts.timeoutMs;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     let body: string | undefined;
     if (req.json !== undefined) {
@@ -221,7 +313,7 @@ export class HttpTransport {
       });
       return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: parsed, text };
     } catch (err) {
-      throw this.mapTransportError(err, req, signal.aborted, timeoutMs);
+      throw this.mapTransportError(err, req, timeout.aborted, timeoutMs);
     }
   }
 

@@ -16,6 +16,7 @@ export { BOOTSTRAP_RELEASE, type InvokeOptions } from './vim-client.ts';
 export { credentialKey, type Credential } from './sessions.ts';
 export type { RetryPolicy } from './http.ts';
 export { Semaphore } from './http.ts';
+export { runInCallScope, currentCallScope, detached, DeadlineExceeded, type CallScope } from './call-scope.ts';
 export { DEFAULT_BREAKER, type BreakerOptions, type BreakerStatus, type BreakerState } from './breaker.ts';
 export type * from './rest-types.ts';
 export type * from './vim-types.ts';

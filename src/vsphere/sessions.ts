@@ -10,6 +10,7 @@
  *   itself), so per-user credential passthrough can reuse this without a redesign.
  */
 import { createHash } from 'node:crypto';
+import { detached } from './call-scope.ts';
 
 export interface Credential {
   url: string;
@@ -71,7 +72,8 @@ export class SessionSlot {
     if (this.closed) return Promise.reject(this.hooks.closedError?.() ?? new Error('session closed'));
     if (this.inflight) return this.inflight;
     this.logins++;
-    const p = this.hooks.login().then(
+    // Shared by every waiting caller: one of them leaving must not abort it.
+    const p = detached(() => this.hooks.login()).then(
       (id) => {
         if (this.inflight === p) this.inflight = undefined;
         this.sessionId = id;

@@ -57,6 +57,8 @@ export interface VCenterClientDiagnostics {
   requests: number;
   inFlight: number;
   peakInFlight: number;
+  /** Calls waiting for one of the maxConcurrentRequests slots. */
+  queued: number;
   logins: { rest: number; vim: number };
   vimRelease?: string;
 }
@@ -249,6 +251,7 @@ export class VCenterClient {
       requests: this.transport.requestCount,
       inFlight: this.transport.inFlight,
       peakInFlight: this.transport.peakInFlight,
+      queued: this.transport.queued,
       logins: { rest: this.rest.loginCount(), vim: this.vim.loginCount() },
     };
     const r = this.vim.apiRelease();

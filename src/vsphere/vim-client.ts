@@ -14,6 +14,7 @@ import {
   scrub,
 } from './errors.ts';
 import { type HttpResponse, type HttpTransport, withRetry } from './http.ts';
+import { detached } from './call-scope.ts';
 import type { ClientContext } from './rest-client.ts';
 import { SESSION_HEADER } from './rest-client.ts';
 import { type Credential, SessionedClient, withSession } from './sessions.ts';
@@ -82,7 +83,7 @@ export class VimClient extends SessionedClient {
   serviceContent(): Promise<ServiceContent> {
     if (this.bootstrap) return this.bootstrap.serviceContent();
     if (!this.content) {
-      const p = this.fetchServiceContent();
+      const p = detached(() => this.fetchServiceContent());
       this.content = p;
       p.catch(() => {
         if (this.content === p) this.content = undefined;
@@ -286,12 +287,13 @@ export class VimClient extends SessionedClient {
       });
     }
     const entry: ViewEntry = { sid: undefined, view: Promise.resolve(undefined as unknown as ManagedObjectReference) };
-    entry.view = this.call<ManagedObjectReference>(
+    // Cached for every later caller: not tied to this one's scope.
+    entry.view = detached(() => this.call<ManagedObjectReference>(
       'POST',
       `/ViewManager/${encodeURIComponent(vm.value)}/CreateContainerView`,
       encodeVim({ container: content.rootFolder, type: [type], recursive: true }, 'CreateContainerViewRequestType'),
       { idempotent: true },
-    ).then(
+    )).then(
       (r) => {
         entry.sid = r.sid;
         return moRef(r.value.type, r.value.value);
