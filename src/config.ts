@@ -25,6 +25,8 @@ export interface GatewayConfig {
   /** Empty: start the embedded simulator and front it. */
   vcenters: VCenterEndpoint[];
   simulator: SimulatorConfig;
+  /** GraphiQL page and schema introspection; off for production deployments. */
+  graphiql: boolean;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +125,8 @@ export const USAGE = `Usage: npm start -- [options]
                          embedded vCenter simulator starts
   --port N               GraphQL port (also PORT), default 4000
   --host ADDR            listen address (also HOST), default 127.0.0.1
+  --no-graphiql          no GraphiQL page and no schema introspection (production); also
+                         "graphiql": false in the config file
   --sim-vcenters N       simulated vCenters, default ${DEFAULT_SIMULATOR.vcenters}
   --sim-datacenters N    datacenters per simulated vCenter, default ${DEFAULT_SIMULATOR.datacentersPerVcenter}
   --sim-clusters N       clusters per datacenter, default ${DEFAULT_SIMULATOR.clustersPerDatacenter}
@@ -142,6 +146,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         config: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
+        'no-graphiql': { type: 'boolean' },
         'sim-vcenters': { type: 'string' },
         'sim-datacenters': { type: 'string' },
         'sim-clusters': { type: 'string' },
@@ -156,7 +161,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const configPath = (values['config'] as string | undefined) ?? env['GATEWAY_CONFIG'];
-  let file: { port?: unknown; host?: unknown; vcenters?: unknown; simulator?: Record<string, unknown> } = {};
+  let file: { port?: unknown; host?: unknown; graphiql?: unknown; vcenters?: unknown; simulator?: Record<string, unknown> } = {};
   if (configPath) {
     try {
       file = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -168,6 +173,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const baseDir = configPath ? dirname(resolve(configPath)) : process.cwd();
   if (file.vcenters !== undefined && !Array.isArray(file.vcenters)) throw new ConfigError('vcenters must be an array');
   const vcenters = ((file.vcenters as VCenterFileEntry[] | undefined) ?? []).map((e, i) => vcenterFromFile(e ?? {}, i, baseDir, env));
+
+  if (file.graphiql !== undefined && typeof file.graphiql !== 'boolean') throw new ConfigError('graphiql must be a boolean');
 
   const sim = { ...DEFAULT_SIMULATOR };
   const fileSim = file.simulator ?? {};
@@ -188,5 +195,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     port: int(values['port'] ?? env['PORT'] ?? file.port ?? 4000, 'port', 0, 65_535),
     vcenters,
     simulator: sim,
+    graphiql: values['no-graphiql'] === true ? false : file.graphiql !== false,
   };
 }

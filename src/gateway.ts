@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
 import { DEFAULT_LIMITS } from './graphql/limits.ts';
 import type { RequestLimits } from './graphql/limits.ts';
-import { createGatewayYoga } from './graphql/yoga.ts';
+import { GRAPHIQL_OPTIONS, createGatewayYoga } from './graphql/yoga.ts';
+import { createOps } from './http/ops-routes.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
@@ -50,10 +51,12 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
-  const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
+  const ops = createOps({ logger, graphqlEndpoint: '/graphql', graphiql: graphiql && GRAPHIQL_OPTIONS });
+  const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }), onUpstreamCall: ops.metrics.observeUpstreamCall })));
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
-  const server = createServer(guardHttp(yoga, limits));
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin] });
+  const server = createServer(ops.routes(guardHttp(yoga, limits)));
+  ops.attach({ server, vcenters: upstreams.list, scans });
   const webSockets = serveGraphQLOverWebSocket(yoga, server);
 
   return {

@@ -55,11 +55,11 @@ async function main(): Promise<void> {
   }
 
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger });
+  const gateway = createGateway({ vcenters, logger, graphiql: config.graphiql });
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });
-  process.stdout.write(`\nvSphere GraphQL gateway: GraphiQL at ${shown}\n\n`);
+  process.stdout.write(`\nvSphere GraphQL gateway: ${config.graphiql ? 'GraphiQL' : 'GraphQL'} at ${shown}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,6 +1,7 @@
 import type { GraphQLError } from 'graphql';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
+import type { OperationRecord } from '../operation-context.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
 import { badInput } from './errors.ts';
@@ -39,7 +40,10 @@ export interface GraphQLContext {
   /** Per-request DataLoaders: batching and de-duplication never outlive one operation. */
   loaders: Loaders;
   scans: ScanService;
+  /** Bound to this operation's request id. */
   logger: Logger;
+  /** This operation's request id and the counters of its access-log line. */
+  operation: OperationRecord;
   /**
    * Records that one vCenter failed under a field that spans several: the field still
    * returns the others' data and the failure is appended to the response's errors.

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_BREAKER, type BreakerOptions, type BreakerStatus } from './breaker.ts';
 import { type Logger, silentLogger } from '../log.ts';
-import { DEFAULT_RETRY, HttpTransport, type RetryPolicy } from './http.ts';
+import { DEFAULT_RETRY, HttpTransport, type RetryPolicy, type UpstreamCall } from './http.ts';
 import { RestClient, type ClientContext } from './rest-client.ts';
 import type {
   ClusterFilter,
@@ -42,12 +42,18 @@ export interface VCenterClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Circuit breaker tuning (defaults: open after 5 outage failures in a row, probe every 2 s). */
   breaker?: Partial<BreakerOptions>;
+  /** Told of every upstream request this client sends (metrics). */
+  onUpstreamCall?: (call: UpstreamCall) => void;
 }
 
 export interface VCenterClientDiagnostics {
   requests: number;
   inFlight: number;
   peakInFlight: number;
+  /** Calls waiting for a slot under the per-vCenter cap. */
+  queued: number;
+  /** Sessions logged in now, per API. */
+  sessions: { rest: number; vim: number };
   logins: { rest: number; vim: number };
   vimRelease?: string;
 }
@@ -94,6 +100,7 @@ export class VCenterClient {
     };
     if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
     if (endpoint.insecure) transportOpts.insecure = true;
+    if (options.onUpstreamCall) transportOpts.onUpstreamCall = options.onUpstreamCall;
     this.transport = new HttpTransport(transportOpts);
     const cred: Credential = { url: this.url, username: endpoint.username, password: endpoint.password };
     const ctx: ClientContext = {
@@ -163,6 +170,11 @@ export class VCenterClient {
     return this.transport.breaker.status();
   }
 
+  /** Whether the vCenter answers HTTP now (readiness); bypasses the concurrency queue and the breaker. */
+  probe(): Promise<boolean> {
+    return this.transport.probe();
+  }
+
   /**
    * Increases each time a session of `api` is (re)created. Server-side state bound to a
    * session, such as PropertyCollector filters, must be recreated after it changes.
@@ -181,6 +193,8 @@ export class VCenterClient {
       requests: this.transport.requestCount,
       inFlight: this.transport.inFlight,
       peakInFlight: this.transport.peakInFlight,
+      queued: this.transport.queued,
+      sessions: { rest: this.rest.sessionIds().length, vim: this.vim.sessionIds().length },
       logins: { rest: this.rest.loginCount(), vim: this.vim.loginCount() },
     };
     const r = this.vim.apiRelease();
