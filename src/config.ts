@@ -33,6 +33,12 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * On SIGTERM, in-flight requests get this long before their connections are cut (then come the
+ * vCenter logouts, bounded by each vCenter's timeoutMs). Deployments give the process longer.
+ */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
 export const DEFAULT_SIMULATOR: SimulatorConfig = {
   vcenters: 2,
   datacentersPerVcenter: 1,
