@@ -117,7 +117,8 @@ export async function resolve(specifier, context, next) {
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const url = eventually(() => /at (http\S+)/.exec(out)?.[1], Boolean, 30_000) as Promise<string>;
+    // Bounded: a child that never prints its URL fails the test (the start of a cold process on a busy machine takes seconds).
+    const url = eventually(() => /at (http\S+)/.exec(out)?.[1], Boolean, 60_000) as Promise<string>;
     return { child, url, exited, output: () => out };
   }
 
@@ -153,7 +154,7 @@ export async function resolve(specifier, context, next) {
     } finally {
       g.child.kill('SIGKILL');
     }
-  });
+  }, 90_000);
 
   it('loads the simulator when no vCenter is configured (the module log sees it)', async () => {
     const moduleLog = join(work, 'modules-embedded.log');
@@ -167,5 +168,5 @@ export async function resolve(specifier, context, next) {
     } finally {
       g.child.kill('SIGKILL');
     }
-  });
+  }, 90_000);
 });

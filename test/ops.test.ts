@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../src/gateway.ts';
+import * as simulator from '../src/simulator/index.ts';
+import { wsFollow } from './clients.ts';
 import type { Gateway } from '../src/gateway.ts';
 import { simStatsOverHttp, startHarness, eventually } from './harness.ts';
 import type { Harness } from './harness.ts';
@@ -171,5 +173,40 @@ describe('probes', () => {
       const res = await fetch(`${origin(h)}${path}`, { method: 'POST' });
       expect(res.status).toBe(405);
     }
+  });
+});
+
+describe('streams in /metrics and the access log', () => {
+  let s: Harness;
+  beforeAll(async () => {
+    s = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 2 }, patchScanDurationMs: 3_000 });
+  });
+  afterAll(async () => s?.close());
+
+  it('counts a WebSocket subscription, its connection, the watch loop and the followed task while it runs, and logs it once it ends', async () => {
+    const depot = (simulator as { DEPOT_URLS?: readonly string[] }).DEPOT_URLS![0]!;
+    const hosts = await s.gql(`{ hosts(first: 1) { nodes { id } } }`);
+    const started = await s.gql(`mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id } userErrors { code } } }`, {
+      input: { hostIds: [hosts.data.hosts.nodes[0].id], metaUrls: [depot] },
+    });
+    const [scanId] = started.data.hostPatchScanStart.scans.map((x: any) => x.id);
+    const vcenter = s.sim.vcenters[0]!.name;
+    const live = wsFollow(s.url, `subscription Follow($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state } }`, { ids: [scanId] });
+    try {
+      await live.waitFor((e: any) => e.data?.patchScanUpdated?.id === scanId);
+      const during = await scrape(s);
+      expect(sum(during, 'gateway_graphql_subscriptions')).toBe(1);
+      expect(sum(during, 'gateway_websocket_connections')).toBe(1);
+      expect(sum(during, 'gateway_task_watch_loops', { vcenter })).toBe(1);
+      expect(sum(during, 'gateway_followed_tasks', { vcenter })).toBe(1);
+    } finally {
+      await live.leave();
+    }
+    const after = await eventually(() => scrape(s), (m) => sum(m, 'gateway_graphql_subscriptions') === 0 && sum(m, 'gateway_websocket_connections') === 0 && sum(m, 'gateway_followed_tasks') === 0);
+    expect(sum(after, 'gateway_graphql_operations_total', { operation: 'Follow', type: 'subscription' })).toBe(1);
+    const lines = s.logs.map((l) => JSON.parse(l)).filter((r) => r.msg === 'graphql operation' && r.operationName === 'Follow');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ transport: 'ws', operationType: 'subscription', callerKind: 'anonymous', errorCodes: [] });
+    expect(lines[0].requestId).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
