@@ -59,7 +59,6 @@ const noIntrospection: Plugin = {
   },
 };
 
-
 export interface GatewayYogaOptions {
   upstreams: Upstreams;
   scans: ScanService;
