@@ -31,11 +31,19 @@ export interface GatewayConfig {
   auth: AuthConfig;
   /** Set when the operator explicitly allowed anonymous access off loopback: logged at start. */
   exposureWarning?: string;
+  /** GraphiQL page and schema introspection; off for production deployments. */
+  graphiql: boolean;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/**
+ * On SIGTERM, in-flight requests get this long before their connections are cut (then come the
+ * vCenter logouts, bounded by each vCenter's timeoutMs). Deployments give the process longer.
+ */
+export const SHUTDOWN_GRACE_MS = 5_000;
 
 export const DEFAULT_SIMULATOR: SimulatorConfig = {
   vcenters: 2,
@@ -129,6 +137,8 @@ export const USAGE = `Usage: npm start -- [options]
                          embedded vCenter simulator starts
   --port N               GraphQL port (also PORT), default 4000
   --host ADDR            listen address (also HOST), default 127.0.0.1
+  --no-graphiql          no GraphiQL page and no schema introspection (production); also
+                         "graphiql": false in the config file
   --sim-vcenters N       simulated vCenters, default ${DEFAULT_SIMULATOR.vcenters}
   --sim-datacenters N    datacenters per simulated vCenter, default ${DEFAULT_SIMULATOR.datacentersPerVcenter}
   --sim-clusters N       clusters per datacenter, default ${DEFAULT_SIMULATOR.clustersPerDatacenter}
@@ -152,6 +162,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         config: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
+        'no-graphiql': { type: 'boolean' },
         'sim-vcenters': { type: 'string' },
         'sim-datacenters': { type: 'string' },
         'sim-clusters': { type: 'string' },
@@ -169,7 +180,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const configPath = (values['config'] as string | undefined) ?? env['GATEWAY_CONFIG'];
-  let file: { port?: unknown; host?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown } = {};
+  let file: { port?: unknown; host?: unknown; graphiql?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown } = {};
   if (configPath) {
     try {
       file = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -181,6 +192,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const baseDir = configPath ? dirname(resolve(configPath)) : process.cwd();
   if (file.vcenters !== undefined && !Array.isArray(file.vcenters)) throw new ConfigError('vcenters must be an array');
   const vcenters = ((file.vcenters as VCenterFileEntry[] | undefined) ?? []).map((e, i) => vcenterFromFile(e ?? {}, i, baseDir, env));
+
+  if (file.graphiql !== undefined && typeof file.graphiql !== 'boolean') throw new ConfigError('graphiql must be a boolean');
 
   const sim = { ...DEFAULT_SIMULATOR };
   const fileSim = file.simulator ?? {};
@@ -218,6 +231,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     vcenters,
     simulator: sim,
     auth,
+    graphiql: values['no-graphiql'] === true ? false : file.graphiql !== false,
   };
   if (exposureWarning) config.exposureWarning = exposureWarning;
   return config;

@@ -18,7 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { Upstreams } from './graphql/context.ts';
 import { DEFAULT_LIMITS } from './graphql/limits.ts';
 import type { RequestLimits } from './graphql/limits.ts';
-import { createGatewayYoga } from './graphql/yoga.ts';
+import { GRAPHIQL_OPTIONS, createGatewayYoga } from './graphql/yoga.ts';
+import { createOps } from './http/ops-routes.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
 import { guardHttp, limitConnections } from './http/guard.ts';
 import { serveGraphQLOverWebSocket } from './http/websocket.ts';
@@ -92,12 +93,14 @@ export function createGateway({
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
+  const ops = createOps({ logger, graphqlEndpoint: '/graphql', graphiql: graphiql && GRAPHIQL_OPTIONS });
   const upstreams = new Upstreams(
     vcenters.map(
       (endpoint) =>
         new VCenterClient(endpoint, {
           ...client,
           logger: logger.child({ vcenter: endpoint.name }),
+          onUpstreamCall: ops.metrics.observeUpstreamCall,
           userSessions: { maxUsers: auth.passthrough.maxUsers, idleMs: auth.passthrough.idleMs },
         }),
     ),
@@ -105,7 +108,7 @@ export function createGateway({
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}) });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}) });
   const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator({ ...auth.jwt, algorithms: auth.jwt.algorithms as JwtAlgorithm[] | undefined }) : undefined);
   const authenticator = new Authenticator({
     config: auth,
@@ -121,12 +124,17 @@ export function createGateway({
   const connections = limitConnections(server, limits.maxConnections);
   server.on(
     'request',
-    guardHttp(withAccessControl((req, res, context) => yoga(req, res, context), access), {
-      maxBodyBytes: limits.maxBodyBytes,
-      maxDiscardedBodyBytes: limits.maxDiscardedBodyBytes,
-      overCapacity: connections.overCapacity,
-    }),
+    ops.routes(
+      guardHttp(withAccessControl((req, res, context) => yoga(req, res, context), access), {
+        maxBodyBytes: limits.maxBodyBytes,
+        maxDiscardedBodyBytes: limits.maxDiscardedBodyBytes,
+        overCapacity: connections.overCapacity,
+      }),
+      // GraphiQL's page needs the same identity as the API (in vcenter mode: the browser's Basic prompt).
+      (req, res, serve) => withAccessControl(() => serve(), access)(req, res),
+    ),
   );
+  ops.attach({ server, vcenters: upstreams.list, scans });
   const graphqlWs = serveGraphQLOverWebSocket({
     yoga,
     server,

@@ -1,14 +1,31 @@
 /**
- * Structured JSON-lines logger. Every record passes through `redact`, so a password,
- * session id or Authorization header handed to the logger by mistake never reaches the output.
+ * Structured JSON-lines logging on pino. Call sites see the small `Logger` interface below;
+ * every record passes through `redact` (secret-looking keys at any depth) and pino's own
+ * redaction paths, so a password, session id or Authorization header handed to the logger by
+ * mistake never reaches the output. A line logged while an operation runs carries its
+ * request id (see operation-context.ts).
  */
+import { pino } from 'pino';
+import type { Logger as PinoLogger } from 'pino';
+import { currentOperation } from './operation-context.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVELS: ReadonlySet<string> = new Set<LogLevel>(['debug', 'info', 'warn', 'error']);
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|session[-_]?id|cookie/i;
 
 export const REDACTED = '[redacted]';
+
+/**
+ * pino's redaction (fast-redact) covers fixed paths only; `redact()` covers any depth. Both run:
+ * the paths also guard values that reach pino without passing through this module's wrapper.
+ */
+const REDACT_PATHS = [
+  'password', '*.password', 'token', '*.token', 'authorization', '*.authorization', 'cookie', '*.cookie',
+  'sessionId', '*.sessionId', 'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie',
+  'headers["vmware-api-session-id"]', '*.headers["vmware-api-session-id"]',
+];
 
 /** Deep-copies `value`, replacing every value stored under a secret-looking key. */
 export function redact(value: unknown, depth = 0): unknown {
@@ -34,28 +51,53 @@ export interface Logger {
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Where lines go; defaults to stderr. Tests pass a collector. */
+  /** Where lines go (one JSON object per call, no trailing newline); defaults to stderr. Tests pass a collector. */
   write?: (line: string) => void;
   bindings?: Record<string, unknown>;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const threshold = LEVELS[options.level ?? (process.env.LOG_LEVEL as LogLevel) ?? 'info'] ?? LEVELS.info;
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const wanted = options.level ?? process.env['LOG_LEVEL'];
+  const level = wanted && LEVELS.has(wanted) ? wanted : 'info';
+  const write = options.write;
+  const destination = write
+    ? { write: (chunk: string) => write(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) }
+    // Synchronous: the last lines before process.exit (a failed start, a shutdown) are not lost.
+    : pino.destination({ dest: 2, sync: true });
+  const root = pino(
+    {
+      level,
+      base: null,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+    },
+    destination,
+  );
   const bindings = options.bindings ?? {};
+  return wrap(Object.keys(bindings).length ? root.child(redact(bindings) as Record<string, unknown>) : root, 'requestId' in bindings);
+}
+
+/** `boundRequestId`: the bindings already name the request, so the line does not repeat it. */
+function wrap(target: PinoLogger, boundRequestId: boolean): Logger {
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (LEVELS[level] < threshold) return;
-    const record = redact({ time: new Date().toISOString(), level, msg, ...bindings, ...fields });
-    write(JSON.stringify(record));
+    if (!target.isLevelEnabled(level)) return;
+    const record = (fields ? redact(fields) : {}) as Record<string, unknown>;
+    if (!boundRequestId && record['requestId'] === undefined) {
+      const operation = currentOperation();
+      if (operation) record['requestId'] = operation.requestId;
+    }
+    target[level](record, msg);
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (b) => createLogger({ ...options, bindings: { ...bindings, ...b } }),
+    child: (b) => wrap(target.child(redact(b) as Record<string, unknown>), boundRequestId || 'requestId' in b),
   };
 }
 
 /** A logger that drops everything; the default for library code used without one. */
-export const silentLogger: Logger = createLogger({ write: () => {} });
+export const silentLogger: Logger = wrap(pino({ level: 'silent' }), false);

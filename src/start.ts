@@ -2,17 +2,18 @@
  * The gateway process: in front of the configured vCenters or, with none configured,
  * in front of its own embedded vCenter simulator.
  */
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, SHUTDOWN_GRACE_MS, loadConfig } from './config.ts';
 import type { GatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
-import { startSimulator } from './simulator/index.ts';
 import type { Simulator } from './simulator/index.ts';
 import type { VCenterEndpoint } from './vsphere/index.ts';
 
 async function upstreamsFor(config: GatewayConfig, logger: Logger): Promise<{ vcenters: VCenterEndpoint[]; simulator?: Simulator }> {
   if (config.vcenters.length > 0) return { vcenters: config.vcenters };
+  // Loaded only here: a gateway in front of real vCenters never loads the simulator's code.
+  const { startSimulator } = await import('./simulator/index.ts');
   const s = config.simulator;
   const simulator = await startSimulator({
     seed: s.seed,
@@ -56,18 +57,18 @@ async function main(): Promise<void> {
 
   if (config.exposureWarning) logger.warn(config.exposureWarning);
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger, auth: config.auth, inventoryMirror: {} });
+  const gateway = createGateway({ vcenters, logger, auth: config.auth, graphiql: config.graphiql, inventoryMirror: {} });
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });
-  process.stdout.write(`\nvSphere GraphQL gateway: GraphiQL at ${shown}\n\n`);
+  process.stdout.write(`\nvSphere GraphQL gateway: ${config.graphiql ? 'GraphiQL' : 'GraphQL'} at ${shown}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
-    await gateway.close();
+    await gateway.close(SHUTDOWN_GRACE_MS);
     await simulator?.close();
     process.exit(0);
   };

@@ -20,6 +20,14 @@ describe('configuration', () => {
     expect(config).toMatchObject({ port: 4000, host: '127.0.0.1', vcenters: [], simulator: DEFAULT_SIMULATOR });
   });
 
+  it('turns GraphiQL (and introspection) off with --no-graphiql or "graphiql": false; on by default', () => {
+    expect(loadConfig([], {}).graphiql).toBe(true);
+    expect(loadConfig(['--no-graphiql'], {}).graphiql).toBe(false);
+    expect(loadConfig(['--config', configFile({ graphiql: false })], {}).graphiql).toBe(false);
+    expect(loadConfig(['--config', configFile({ graphiql: true })], {}).graphiql).toBe(true);
+    expect(() => loadConfig(['--config', configFile({ graphiql: 'no' })], {})).toThrow(/graphiql must be a boolean/);
+  });
+
   it('takes PORT and simulator flags', () => {
     const config = loadConfig(['--sim-hosts', '40', '--sim-vcenters', '3'], { PORT: '4100' });
     expect(config.port).toBe(4100);

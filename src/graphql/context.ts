@@ -3,6 +3,7 @@ import type { Caller } from '../auth/caller.ts';
 import type { AuditSink } from './audit.ts';
 import type { Logger } from '../log.ts';
 import type { InventoryMirrors } from '../mirror/index.ts';
+import type { OperationRecord } from '../operation-context.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
 import { badInput } from './errors.ts';
@@ -58,7 +59,10 @@ export interface GraphQLContext {
    * (read vCenter live) for callers passing their own credential through.
    */
   inventory?: InventoryReader;
+  /** Bound to this operation's request id. */
   logger: Logger;
+  /** This operation's request id and the counters of its access-log line. */
+  operation: OperationRecord;
   /** Where mutations record who changed what. */
   audit: AuditSink;
   /**

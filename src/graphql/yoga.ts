@@ -2,14 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { GraphQLError } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
+import type { ValidationRule } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
-import type { Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yoga';
+import type { GraphiQLOptions, Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yoga';
 import { anonymousCaller } from '../auth/caller.ts';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
 import type { InventoryMirrors } from '../mirror/index.ts';
+import { currentOperation, newOperation, requestIdFrom } from '../operation-context.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { accessPlugin } from './access.ts';
@@ -47,49 +48,79 @@ const partialResults: Plugin<GraphQLContext> = {
   },
 };
 
+/** Introspection off (production): `__schema` and `__type` are refused before execution; `__typename` stays. */
+const refuseIntrospection: ValidationRule = (context) => ({
+  Field(node) {
+    if (node.name.value === '__schema' || node.name.value === '__type') {
+      context.reportError(
+        new GraphQLError('Introspection is disabled on this gateway', { nodes: node, extensions: { code: 'INTROSPECTION_DISABLED' } }),
+      );
+    }
+  },
+});
+
+const noIntrospection: Plugin = {
+  onValidate({ addValidationRule }) {
+    addValidationRule(refuseIntrospection);
+  },
+};
+
 export interface GatewayYogaOptions {
   upstreams: Upstreams;
   scans: ScanService;
   logger: Logger;
-  graphiql?: boolean;
   limits?: RequestLimits;
   audit?: AuditSink;
   /** Inventory mirrors: service-account callers' inventory queries read them. */
   mirrors?: InventoryMirrors;
+  /** GraphiQL on: introspection allowed (off: refused with INTROSPECTION_DISABLED). */
+  graphiql?: boolean;
+  /** Appended to the gateway's own plugins (observability). */
+  plugins?: Plugin<GraphQLContext>[];
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
 export type GatewayYoga = YogaServerInstance<{ caller?: Caller }, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, audit = loggerAuditSink(logger), mirrors }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({
+  upstreams,
+  scans,
+  logger: rootLogger,
+  graphiql = true,
+  limits = DEFAULT_LIMITS,
+  audit = loggerAuditSink(rootLogger),
+  mirrors,
+  plugins = [],
+}: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     // CORS is decided before yoga (src/http/access.ts): an allowlist, nothing cross-origin by default.
     cors: false,
-    // GraphiQL subscribes over SSE, which yoga serves on the same endpoint.
-    graphiql: graphiql ? { title: 'vSphere GraphQL gateway', defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: 'SSE' } : false,
-    // GraphiQL's scripts served by the gateway itself, not a CDN: it works on closed networks.
-    renderGraphiQL,
+    // The GraphiQL page is served by the HTTP layer (src/http/graphiql-page.ts), compressed and cached.
+    graphiql: false,
     logging: {
-      debug: (...a) => logger.debug(String(a[0]), { args: a.slice(1) }),
-      info: (...a) => logger.info(String(a[0]), { args: a.slice(1) }),
-      warn: (...a) => logger.warn(String(a[0]), { args: a.slice(1) }),
-      error: (...a) => logger.error(String(a[0]), { args: a.slice(1) }),
+      debug: (...a) => rootLogger.debug(String(a[0]), { args: a.slice(1) }),
+      info: (...a) => rootLogger.info(String(a[0]), { args: a.slice(1) }),
+      warn: (...a) => rootLogger.warn(String(a[0]), { args: a.slice(1) }),
+      error: (...a) => rootLogger.error(String(a[0]), { args: a.slice(1) }),
     },
     maskedErrors: {
       maskError(error) {
         const { error: clientError, unexpected } = toClientError(error);
         if (unexpected) {
           const original = (error as GraphQLError).originalError ?? error;
-          logger.error('unexpected error while executing a GraphQL operation', { error: original, path: clientError.path });
+          rootLogger.error('unexpected error while executing a GraphQL operation', { error: original, path: clientError.path });
         }
         return clientError;
       },
     },
-    context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
+    context: (initial: YogaInitialContext & { caller?: Caller; req?: { headers: Record<string, string | string[] | undefined> } }): Omit<GraphQLContext, never> => {
       const partialErrors: GraphQLError[] = [];
+      // HTTP requests bring their record; a WebSocket operation starts one here.
+      const operation = currentOperation() ?? newOperation(requestIdFrom(initial.req?.headers['x-request-id']), 'ws');
+      const logger = rootLogger.child({ requestId: operation.requestId });
       const caller = initial.caller ?? anonymousCaller();
       const callerUpstreams = upstreams.forCaller(caller);
       const callerScans = callerUpstreams === upstreams ? scans : scans.forCaller((vcenter) => callerUpstreams.get(vcenter));
@@ -103,6 +134,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         ...(inventory ? { inventory } : {}),
         logger,
         audit,
+        operation,
         partialErrors,
         reportPartialFailure(error, path, vcenter) {
           const { error: clientError, unexpected } = toClientError(error, { path });
@@ -123,6 +155,8 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
       partialResults,
       staleDataWarnings,
       sharedSubscriptions(),
+      ...(graphiql ? [] : [noIntrospection]),
+      ...plugins,
     ],
   });
 }
@@ -152,3 +186,15 @@ query Fleet {
   }
 }
 `;
+
+/**
+ * GraphiQL: subscriptions over SSE on the same endpoint, and every request as a POST (a GET
+ * carries the document in its URL: a subscription to hundreds of scans outgrows the header limit).
+ */
+export const GRAPHIQL_OPTIONS: GraphiQLOptions = {
+  title: 'vSphere GraphQL gateway',
+  defaultQuery: EXAMPLE_QUERY,
+  subscriptionsProtocol: 'SSE',
+  method: 'POST',
+  useGETForQueries: false,
+};

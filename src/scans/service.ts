@@ -232,8 +232,8 @@ export class ScanService {
   }
 
   /** Watch loops and followed tasks per vCenter (diagnostics and tests). */
-  diagnostics(): Record<string, { followedTasks: number }> {
-    return Object.fromEntries([...this.watchers].map(([name, w]) => [name, { followedTasks: w.followedTasks() }]));
+  diagnostics(): Record<string, { followedTasks: number; watchLoop: boolean }> {
+    return Object.fromEntries([...this.watchers].map(([name, w]) => [name, { followedTasks: w.followedTasks(), watchLoop: w.loopRunning() }]));
   }
 
   /** Completes every subscriber stream, then stops the watch loops (destroying their filters). */

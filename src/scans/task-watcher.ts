@@ -91,6 +91,11 @@ export class TaskWatcher {
     this.logger = (options.logger ?? silentLogger).child({ vcenter: client.name, component: 'task-watcher' });
   }
 
+  /** Whether the watch loop runs now (it stops when no task is followed). */
+  loopRunning(): boolean {
+    return this.loop !== undefined;
+  }
+
   /** Tasks followed now (diagnostics and tests). */
   followedTasks(): number {
     return this.tasks.size;

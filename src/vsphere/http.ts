@@ -21,6 +21,19 @@ export interface TransportOptions {
   maxConcurrentRequests: number;
   logger: Logger;
   breaker?: BreakerOptions;
+  /** Told of every request sent (probes and logins included), for metrics and per-operation counts. */
+  onUpstreamCall?: (call: UpstreamCall) => void;
+}
+
+export interface UpstreamCall {
+  vcenter: string;
+  api: UpstreamApi;
+  method: HttpRequest['method'];
+  /** Path as sent, query included: template it before using it as a metric label. */
+  path: string;
+  /** The HTTP status, or the error code when no response came back. */
+  status: number | UpstreamErrorCode;
+  durationMs: number;
 }
 
 export interface HttpRequest {
@@ -189,8 +202,11 @@ export class HttpTransport {
     });
   }
 
-  /** The breaker's probe: does the vCenter answer HTTP at all? An unauthenticated GET is enough. */
-  private async probe(): Promise<boolean> {
+  /**
+   * The breaker's probe, also the readiness check: does the vCenter answer HTTP at all? An
+   * unauthenticated GET is enough. It skips the concurrency queue: a busy vCenter is not a down one.
+   */
+  async probe(): Promise<boolean> {
     try {
       const r = await this.sendNow({ api: 'rest', method: 'GET', path: '/api/session' });
       return !OUTAGE_STATUSES.has(r.status);
@@ -311,9 +327,12 @@ export class HttpTransport {
         vcenter: this.opts.name, api: req.api, method: req.method, path: stripQuery(req.path),
         status: res.statusCode, ms: Date.now() - started,
       });
+      this.opts.onUpstreamCall?.({ vcenter: this.opts.name, api: req.api, method: req.method, path: req.path, status: res.statusCode, durationMs: Date.now() - started });
       return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: parsed, text };
     } catch (err) {
-      throw this.mapTransportError(err, req, timeout.aborted, timeoutMs);
+      const mapped = this.mapTransportError(err, req, timeout.aborted, timeoutMs);
+      this.opts.onUpstreamCall?.({ vcenter: this.opts.name, api: req.api, method: req.method, path: req.path, status: mapped.code, durationMs: Date.now() - started });
+      throw mapped;
     }
   }
 

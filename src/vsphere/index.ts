@@ -14,7 +14,7 @@ export { UpstreamError, isUpstreamError, type UpstreamErrorCode, type UpstreamAp
 export { decodeVim, encodeVim, encodeFilterSpec, box, moRef, isMoRef, isBoxed, propsOf, type Boxed } from './vim-codec.ts';
 export { BOOTSTRAP_RELEASE, type InvokeOptions } from './vim-client.ts';
 export { credentialKey, type Credential } from './sessions.ts';
-export type { RetryPolicy } from './http.ts';
+export type { RetryPolicy, UpstreamCall } from './http.ts';
 export { Semaphore } from './http.ts';
 export { runInCallScope, currentCallScope, detached, DeadlineExceeded, type CallScope } from './call-scope.ts';
 export { DEFAULT_BREAKER, type BreakerOptions, type BreakerStatus, type BreakerState } from './breaker.ts';

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_BREAKER, type BreakerOptions, type BreakerStatus } from './breaker.ts';
 import { type Logger, silentLogger } from '../log.ts';
-import { DEFAULT_RETRY, HttpTransport, type RetryPolicy } from './http.ts';
+import { DEFAULT_RETRY, HttpTransport, type RetryPolicy, type UpstreamCall } from './http.ts';
 import { RestClient, type ClientContext } from './rest-client.ts';
 import type {
   ClusterFilter,
@@ -45,6 +45,8 @@ export interface VCenterClientOptions {
   breaker?: Partial<BreakerOptions>;
   /** Bounds on credential-passthrough sessions (forUser). */
   userSessions?: Partial<UserSessionLimits>;
+  /** Told of every upstream request this client sends (metrics). */
+  onUpstreamCall?: (call: UpstreamCall) => void;
 }
 
 /** What a per-user client borrows from its vCenter's service client. */
@@ -57,8 +59,10 @@ export interface VCenterClientDiagnostics {
   requests: number;
   inFlight: number;
   peakInFlight: number;
-  /** Calls waiting for one of the maxConcurrentRequests slots. */
+  /** Calls waiting for a slot under the per-vCenter cap. */
   queued: number;
+  /** Sessions logged in now, per API. */
+  sessions: { rest: number; vim: number };
   logins: { rest: number; vim: number };
   vimRelease?: string;
 }
@@ -117,6 +121,7 @@ export class VCenterClient {
     };
     if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
     if (endpoint.insecure) transportOpts.insecure = true;
+    if (options.onUpstreamCall) transportOpts.onUpstreamCall = options.onUpstreamCall;
     this.transport = shared?.transport ?? new HttpTransport(transportOpts);
     const cred: Credential = { url: this.url, username: endpoint.username, password: endpoint.password };
     const ctx: ClientContext = {
@@ -233,6 +238,11 @@ export class VCenterClient {
     return this.transport.breaker.status();
   }
 
+  /** Whether the vCenter answers HTTP now (readiness); bypasses the concurrency queue and the breaker. */
+  probe(): Promise<boolean> {
+    return this.transport.probe();
+  }
+
   /**
    * Increases each time a session of `api` is (re)created. Server-side state bound to a
    * session, such as PropertyCollector filters, must be recreated after it changes.
@@ -252,6 +262,7 @@ export class VCenterClient {
       inFlight: this.transport.inFlight,
       peakInFlight: this.transport.peakInFlight,
       queued: this.transport.queued,
+      sessions: { rest: this.rest.sessionIds().length, vim: this.vim.sessionIds().length },
       logins: { rest: this.rest.loginCount(), vim: this.vim.loginCount() },
     };
     const r = this.vim.apiRelease();
