@@ -13,7 +13,23 @@ const DEPOT: string = (simulator as { DEPOT_URLS?: readonly string[] }).DEPOT_UR
 const SUBSCRIPTION = `subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state progress } }`;
 const START = `mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id } userErrors { code message } } }`;
 const READ_ROUTE = 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx';
+const CANCEL = `mutation($id: ID!) { patchScanCancel(input: { id: $id }) { userErrors { code message } } }`;
 const isTerminal = (e: any) => ['SUCCESS', 'ERROR'].includes(e.data?.patchScanUpdated?.state);
+const scanOf = (e: any): string | undefined => e.data?.patchScanUpdated?.id;
+
+async function cancel(h: Harness, id: string): Promise<void> {
+  const res = await h.gql(CANCEL, { id });
+  expect(res.data.patchScanCancel.userErrors).toEqual([]);
+}
+
+/** Resolves once `count` calls of the returned callback have happened. */
+function countdown(count: number): { tick: () => void; done: Promise<void> } {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  let left = count;
+  if (left === 0) resolve();
+  return { tick: () => --left === 0 && resolve(), done };
+}
 
 async function startScans(h: Harness, count: number): Promise<string[]> {
   const hosts = await h.gql(`{ hosts(first: 100, filter: { connectionStates: [CONNECTED] }) { nodes { id } } }`);
@@ -25,7 +41,9 @@ async function startScans(h: Harness, count: number): Promise<string[]> {
 describe('identical subscriptions share one execution', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 4 }, patchScanDurationMs: 3_000 }, undefined, {
+    // Scans run 10 s (a progress step a second) and the tests end them by cancelling: nothing
+    // depends on how fast subscribers connect on a busy machine.
+    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 4 }, patchScanDurationMs: 10_000 }, undefined, {
       taskWatcher: { maxWaitSeconds: 5 },
     });
   });
@@ -35,19 +53,59 @@ describe('identical subscriptions share one execution', () => {
     const ids = await startScans(h, 3);
     const vc = h.sim.vcenters[0]!;
     vc.resetStats();
-    const streams = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => (i % 2 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids }, 20_000)),
+    // Everybody has joined once each has the first state of the three scans.
+    const joined = countdown(100);
+    const streams = Promise.all(
+      Array.from({ length: 100 }, (_, i) => {
+        const seen = new Set<string>();
+        const onEvent = (e: any) => {
+          const before = seen.size;
+          seen.add(scanOf(e)!);
+          if (before === 2 && seen.size === 3) joined.tick();
+        };
+        return (i % 2 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids }, 30_000, onEvent);
+      }),
     );
-    for (const stream of streams) {
-      expect(stream.completed).toBe(true);
-      const terminal = stream.events.filter(isTerminal).map((e) => e.data.patchScanUpdated.id);
-      expect(terminal.sort()).toEqual([...ids].sort());
-      const first = stream.events.slice(0, 3).map((e) => e.data.patchScanUpdated.state);
-      expect(first.every((s) => s !== undefined)).toBe(true);
-    }
+    await joined.done;
     // Without sharing this would be 100: one first-state read per subscriber.
     expect(vc.stats().requests[READ_ROUTE]).toBe(1);
+    for (const id of ids) await cancel(h, id);
+    for (const stream of await streams) {
+      expect(stream.completed).toBe(true);
+      const terminal = stream.events.filter(isTerminal).map(scanOf);
+      expect(terminal.sort()).toEqual([...ids].sort());
+    }
     await eventually(() => (vc.stats() as any).liveFilters === 0);
+  });
+
+  it('gives a late joiner the state of every followed scan, the finished ones too, then the changes', async () => {
+    const [done, running] = await startScans(h, 2);
+    const first = wsFollow(h.url, SUBSCRIPTION, { ids: [done, running] });
+    try {
+      await first.waitFor((e) => scanOf(e) === running);
+      await cancel(h, done!);
+      const finished = first.events.indexOf(await first.waitFor((e) => scanOf(e) === done && isTerminal(e)));
+      // The newest result of the shared stream is about the other scan now.
+      await first.waitFor((e) => scanOf(e) === running, finished + 1);
+
+      const late = wsFollow(h.url, SUBSCRIPTION, { ids: [done, running] });
+      try {
+        const lateTerminal = await late.waitFor((e) => scanOf(e) === done);
+        expect(lateTerminal.data.patchScanUpdated.state).toBe('ERROR');
+        await late.waitFor((e) => scanOf(e) === running);
+        await cancel(h, running!);
+        for (const sub of [first, late]) {
+          await sub.waitFor((e) => scanOf(e) === running && isTerminal(e));
+          await eventually(() => sub.completed());
+          const terminal = sub.events.filter(isTerminal).map(scanOf);
+          expect(terminal.sort()).toEqual([done, running].sort());
+        }
+      } finally {
+        await late.leave();
+      }
+    } finally {
+      await first.leave();
+    }
   });
 
   it('keeps the stream of those who stay when one leaves, gives a late joiner the current state, and stops once the last leaves', async () => {
@@ -71,6 +129,7 @@ describe('identical subscriptions share one execution', () => {
     await eventually(() => Object.values(h.gateway.scans.diagnostics()).every((d) => d.followedTasks === 0));
 
     // A new subscriber after the shared stream was released starts a fresh one.
+    await cancel(h, scan!);
     const third = await wsSubscribe(h.url, SUBSCRIPTION, { ids: [scan] }, 20_000);
     expect(third.completed).toBe(true);
     expect(third.events.filter(isTerminal)).toHaveLength(1);

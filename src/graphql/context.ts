@@ -3,7 +3,8 @@ import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
-import { badInput } from './errors.ts';
+import { badInput, toClientError } from './errors.ts';
+import { createLoaders } from './loaders.ts';
 import type { Loaders } from './loaders.ts';
 
 /** The vCenters behind the gateway, in configuration order (which is also result order). */
@@ -47,4 +48,35 @@ export interface GraphQLContext {
   reportPartialFailure(error: unknown, path: ReadonlyArray<string | number>, vcenter: string): void;
   /** Errors recorded by reportPartialFailure, drained into the response by the partial-results plugin. */
   partialErrors: GraphQLError[];
+  /**
+   * Set on the context of a shared subscription execution: a subscription resolver names the
+   * key of the event it resolves (a scan), so a late subscriber is replayed the newest result
+   * of every key, not only the last one.
+   */
+  onSubscriptionEvent?: (key: string) => void;
+}
+
+/**
+ * A context for one operation of `caller`: fresh loaders, its own partial errors. Also the
+ * context of a shared subscription execution, which must not borrow a subscriber's.
+ */
+export function createContext(
+  { upstreams, scans, logger }: Pick<GraphQLContext, 'upstreams' | 'scans' | 'logger'>,
+  caller: Caller,
+): GraphQLContext {
+  const partialErrors: GraphQLError[] = [];
+  return {
+    caller,
+    upstreams,
+    loaders: createLoaders(upstreams, scans),
+    scans,
+    logger,
+    partialErrors,
+    reportPartialFailure(error, path, vcenter) {
+      const { error: clientError, unexpected } = toClientError(error, { path });
+      if (unexpected) logger.error('unexpected error reading a vCenter', { vcenter, error });
+      else logger.warn('vCenter failed; answering with the others', { vcenter, code: clientError.extensions['code'] });
+      partialErrors.push(clientError);
+    },
+  };
 }

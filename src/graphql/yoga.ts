@@ -9,9 +9,9 @@ import { anonymousCaller } from '../auth/caller.ts';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
+import { createContext } from './context.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { toClientError } from './errors.ts';
-import { createLoaders } from './loaders.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -76,23 +76,8 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         return clientError;
       },
     },
-    context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
-      const partialErrors: GraphQLError[] = [];
-      return {
-        caller: initial.caller ?? anonymousCaller(),
-        upstreams,
-        loaders: createLoaders(upstreams, scans),
-        scans,
-        logger,
-        partialErrors,
-        reportPartialFailure(error, path, vcenter) {
-          const { error: clientError, unexpected } = toClientError(error, { path });
-          if (unexpected) logger.error('unexpected error reading a vCenter', { vcenter, error });
-          else logger.warn('vCenter failed; answering with the others', { vcenter, code: clientError.extensions['code'] });
-          partialErrors.push(clientError);
-        },
-      };
-    },
+    context: (initial: YogaInitialContext & { caller?: Caller }): GraphQLContext =>
+      createContext({ upstreams, scans, logger }, initial.caller ?? anonymousCaller()),
     plugins: [armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, sharedSubscriptions()],
   });
 }

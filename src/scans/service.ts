@@ -2,7 +2,6 @@
  * Patch scans as the gateway knows them: starting ScanHostPatchV2_Task on hosts, reading
  * and cancelling the Tasks, and following them live through one TaskWatcher per vCenter.
  */
-import { Repeater } from 'graphql-yoga';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type {
@@ -12,6 +11,7 @@ import type {
   VCenterClient,
 } from '../vsphere/index.ts';
 import { moRef, propsOf } from '../vsphere/index.ts';
+import { LatestPerKeyQueue } from './latest-queue.ts';
 import { TaskWatcher, isTerminal } from './task-watcher.ts';
 import type { TaskWatcherOptions } from './task-watcher.ts';
 
@@ -173,41 +173,53 @@ export class ScanService {
    * error when a vCenter stays unreachable.
    */
   follow(refs: readonly ScanRef[], initial: ReadonlyMap<string, TaskInfo>): AsyncIterableIterator<ScanEvent> {
-    return new Repeater<ScanEvent>(async (push, stop) => {
-      const end = () => stop();
-      this.streams.add(end);
-      const lastSent = new Map<string, TaskInfo>();
-      const open = new Set(refs.map(scanKey));
-      const send = (ref: ScanRef, info: TaskInfo) => {
-        const key = scanKey(ref);
-        const last = lastSent.get(key);
-        if (!open.has(key)) return;
-        if (last && last.state === info.state && (info.progress ?? 0) <= (last.progress ?? 0) && !isTerminal(info)) return;
-        if (last && stateRank(info.state) < stateRank(last.state)) return;
-        lastSent.set(key, info);
-        void push({ ...ref, info });
-        if (isTerminal(info)) {
-          open.delete(key);
-          if (open.size === 0) stop();
-        }
-      };
-      for (const ref of refs) {
-        const info = initial.get(scanKey(ref));
-        if (info) send(ref, info);
+    let unfollows: (() => void)[] = [];
+    const finish = () => {
+      this.streams.delete(end);
+      for (const unfollow of unfollows) unfollow();
+      unfollows = [];
+    };
+    // Unread changes of a scan collapse into its newest state: a subscriber that reads slowly
+    // holds one pending event per scan, and the watch loop that feeds every follower never
+    // waits for it nor fails because of it. A terminal state is a scan's last, so never lost.
+    const stream = new LatestPerKeyQueue<ScanEvent>(finish);
+    const end = (error?: unknown) => {
+      stream.end(error);
+      finish();
+    };
+    this.streams.add(end);
+    const lastSent = new Map<string, TaskInfo>();
+    const open = new Set(refs.map(scanKey));
+    const send = (ref: ScanRef, info: TaskInfo) => {
+      const key = scanKey(ref);
+      const last = lastSent.get(key);
+      if (!open.has(key) || stream.isEnded) return;
+      if (last && last.state === info.state && (info.progress ?? 0) <= (last.progress ?? 0) && !isTerminal(info)) return;
+      if (last && stateRank(info.state) < stateRank(last.state)) return;
+      lastSent.set(key, info);
+      stream.push({ ...ref, info }, key);
+      if (isTerminal(info)) {
+        open.delete(key);
+        if (open.size === 0) end();
       }
-      const unfollows = refs
+    };
+    for (const ref of refs) {
+      const info = initial.get(scanKey(ref));
+      if (info) send(ref, info);
+    }
+    if (!stream.isEnded) {
+      unfollows = refs
         .filter((ref) => open.has(scanKey(ref)))
         .map((ref) =>
           this.watcher(ref.vcenter).follow(
             ref.taskMoId,
             (info) => send(ref, info),
-            (error) => stop(error),
+            (error) => end(error),
           ),
         );
-      await stop;
-      this.streams.delete(end);
-      for (const unfollow of unfollows) unfollow();
-    });
+      if (stream.isEnded) finish(); // ended while subscribing: release what was just followed
+    }
+    return stream;
   }
 
   /** Watch loops and followed tasks per vCenter (diagnostics and tests). */

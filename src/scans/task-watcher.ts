@@ -288,11 +288,20 @@ export class TaskWatcher {
     if (last && last.state === info.state && (info.progress ?? 0) < (last.progress ?? 0)) return; // progress never goes back
     if (last && last.state === info.state && last.progress === info.progress && !isTerminal(info)) return;
     task.last = info;
-    for (const f of [...task.followers]) f.onInfo(info);
+    for (const f of [...task.followers]) this.notify(() => f.onInfo(info));
     if (isTerminal(info) && task.filter) {
       // Nothing more to follow: release the filter now, off the wait loop's path.
       this.release(task.filter.moId);
       task.filter = undefined;
+    }
+  }
+
+  /** One follower's failing listener must not keep the change from the others nor stop the loop. */
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.logger.error('a task follower failed to take an update', { error });
     }
   }
 
@@ -312,7 +321,7 @@ export class TaskWatcher {
   private failTask(task: WatchedTask, error: Error): void {
     if (isTerminal(task.last)) return;
     this.tasks.delete(task.moId);
-    for (const f of [...task.followers]) f.onFailure(error);
+    for (const f of [...task.followers]) this.notify(() => f.onFailure(error));
   }
 
   private failAll(error: Error): void {

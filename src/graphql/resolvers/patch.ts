@@ -1,6 +1,7 @@
 /** Patch scans: mutations that start and cancel them, the PatchScan type, the live subscription. */
 import type { GraphQLResolveInfo } from 'graphql';
 import type { ScanRef } from '../../scans/service.ts';
+import { scanKey } from '../../scans/service.ts';
 import { isTerminal } from '../../scans/task-watcher.ts';
 import type {
   HostPatchManagerResult,
@@ -344,6 +345,7 @@ export const Subscription: SubscriptionResolvers = {
       // A subscription keeps one context for its whole life: give every event fresh loaders
       // so that nested fields (host name, state...) are never served from an old read.
       ctx.loaders = createLoaders(ctx.upstreams, ctx.scans);
+      ctx.onSubscriptionEvent?.(scanKey(event));
       return patchScanRef(event.vcenter, event.taskMoId, event.info);
     },
   } as SubscriptionResolvers['patchScanUpdated'],
