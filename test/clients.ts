@@ -21,6 +21,11 @@ export async function sseSubscribe<T = any>(
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(deadlineMs),
   });
+  return readEventStream(response, onEvent);
+}
+
+/** Collects the events of a GraphQL-over-SSE response until `complete` (or the body ends). */
+export async function readEventStream<T = any>(response: Response, onEvent?: (event: StreamResult<T>['events'][number]) => void): Promise<StreamResult<T>> {
   if (!response.body) throw new Error(`no body, HTTP ${response.status}`);
   const result: StreamResult<T> = { events: [], completed: false };
   const decoder = new TextDecoder();

@@ -5,7 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as simulator from '../src/simulator/index.ts';
-import { sseSubscribe, wsFollow, wsSubscribe } from './clients.ts';
+import { anonymousCaller } from '../src/auth/caller.ts';
+import type { Caller } from '../src/auth/caller.ts';
+import { canonicalVariables } from '../src/graphql/shared-subscriptions.ts';
+import { readEventStream, sseSubscribe, wsFollow, wsSubscribe } from './clients.ts';
+import type { StreamResult } from './clients.ts';
 import { eventually, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
@@ -106,6 +110,52 @@ describe('identical subscriptions share one execution', () => {
     } finally {
       await first.leave();
     }
+  });
+
+  it('shares one execution between the same scan set in any order and with repeats, never between two callers', async () => {
+    const [a, b] = await startScans(h, 2);
+    const vc = h.sim.vcenters[0]!;
+    vc.resetStats();
+    const alice = anonymousCaller('192.0.2.1');
+    const bob = anonymousCaller('192.0.2.2');
+    const joined = countdown(3);
+    // The caller comes from the server context, as an authentication mode will hand it over.
+    const subscribeAs = (caller: Caller, ids: string[]): Promise<StreamResult> => {
+      const seen = new Set<string>();
+      return Promise.resolve(
+        h.gateway.yoga.fetch(
+          'http://gateway.test/graphql',
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+            body: JSON.stringify({ query: SUBSCRIPTION, variables: { ids } }),
+          },
+          { caller },
+        ),
+      ).then((response) =>
+          readEventStream(response as unknown as Response, (e) => {
+            seen.add(scanOf(e)!);
+            if (seen.size === 2 && seen.add('joined')) joined.tick();
+          }),
+        );
+    };
+    const streams = Promise.all([subscribeAs(alice, [a!, b!]), subscribeAs(alice, [b!, a!, b!]), subscribeAs(bob, [a!, b!])]);
+    await joined.done;
+    // One first-state read for alice's two subscriptions, one for bob's.
+    expect(vc.stats().requests[READ_ROUTE]).toBe(2);
+    await cancel(h, a!);
+    await cancel(h, b!);
+    for (const stream of await streams) {
+      expect(stream.completed).toBe(true);
+      expect(stream.events.filter(isTerminal).map(scanOf).sort()).toEqual([a, b].sort());
+    }
+  });
+
+  it('keys variables with string lists as sets and object keys in order', () => {
+    expect(canonicalVariables({ ids: ['b', 'a', 'b'] })).toBe(canonicalVariables({ ids: ['a', 'b'] }));
+    expect(canonicalVariables({ x: 1, ids: ['a'] })).toBe(canonicalVariables({ ids: ['a'], x: 1 }));
+    expect(canonicalVariables({ ids: ['a'] })).not.toBe(canonicalVariables({ ids: ['a', 'b'] }));
+    expect(canonicalVariables(undefined)).toBe('{}');
   });
 
   it('keeps the stream of those who stay when one leaves, gives a late joiner the current state, and stops once the last leaves', async () => {
