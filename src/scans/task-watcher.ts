@@ -171,6 +171,12 @@ export class TaskWatcher {
           this.resetFilters();
           continue;
         }
+        if (this.mode === 'wait' && this.client.sessionGeneration('vim') !== this.filterGeneration()) {
+          // The wait was refused because its session expired, and the session is renewed now:
+          // the filters died with the old one. Recreate them in the new session and wait again.
+          this.resetFilters();
+          continue;
+        }
         failures++;
         failingSince ??= Date.now();
         this.logger.warn('task watcher round trip failed; retrying', { error: String(error), failures });
@@ -195,7 +201,7 @@ export class TaskWatcher {
         collector,
         'WaitForUpdatesEx',
         { version: this.version, options: { _typeName: 'WaitOptions', maxWaitSeconds: this.opts.maxWaitSeconds } },
-        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000, urgent: true },
+        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000, urgent: true, sessionBound: true },
       );
     } catch (error) {
       // CancelWaitForUpdates (nobody follows any more) ends the wait with RequestCanceled.

@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VimFault, fault } from './faults.ts';
+import type { SimStats } from './stats.ts';
 import { headerValue, readBody, sendEmpty, sendJson } from './http.ts';
 import type { VCenterInventory } from './inventory.ts';
 import type { MoRef } from './inventory.ts';
@@ -248,6 +249,7 @@ const METHODS: Record<string, Record<string, Method>> = {
         if (!host) throw fault.managedObjectNotFound(c.target);
         const metaUrls = stringList(c.body.metaUrls, 'metaUrls');
         const bundleUrls = stringList(c.body.bundleUrls, 'bundleUrls');
+        c.deps.stats.scanSpecReceived(observedSpec(c.body.spec));
         if (host.connectionState !== 'connected') throw fault.invalidState('The operation is not allowed in the current state.');
         const running = c.ctx.tasks.forEntity(host.moId).find((t) => t.name === 'ScanHostPatchV2_Task' && !isTerminal(t, Date.now()));
         if (running) throw fault.taskInProgress({ type: 'Task', value: running.moId });
@@ -314,6 +316,14 @@ const METHODS: Record<string, Record<string, Method>> = {
 export function vimRouteTemplate(method: string, type: string, member: string): string {
   const known = method === 'GET' ? PROPERTIES[type]?.includes(member) : METHODS[type]?.[member] !== undefined;
   return known ? `/sdk/vim25/{release}/${type}/{moId}/${member}` : '/sdk/vim25/{release}/{type}/{moId}/{member}';
+}
+
+/** What /_sim/stats may show of a HostPatchManagerPatchManagerOperationSpec: never the password. */
+function observedSpec(spec: unknown): SimStats['lastScanSpec'] {
+  if (!spec || typeof spec !== 'object') return null;
+  const s = spec as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return { userName: text(s['userName']), passwordSent: typeof s['password'] === 'string' && s['password'] !== '', proxy: text(s['proxy']), cmdOption: text(s['cmdOption']) };
 }
 
 function sendFault(res: ServerResponse, f: VimFault): void {
@@ -387,6 +397,7 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
     return route;
   } catch (e) {
     if (e instanceof VimFault) {
+      deps.stats.faultAnswered(String(e.body._typeName));
       sendFault(res, e);
       return route;
     }

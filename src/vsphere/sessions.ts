@@ -134,12 +134,14 @@ export class SessionStore {
 /**
  * Runs `fn` with a session; when `isExpired(err)` says the session was rejected, renews it once
  * (shared with every other request that saw the same session) and replays `fn` once. Safe for
- * non-idempotent calls: the first attempt was refused before it ran.
+ * non-idempotent calls: the first attempt was refused before it ran. With `replay` false the
+ * session is renewed but the refusal is returned: the call's body belonged to the old session.
  */
 export async function withSession<T>(
   slot: SessionSlot,
   fn: (sessionId: string) => Promise<T>,
   isExpired: (err: unknown) => boolean,
+  replay = true,
 ): Promise<T> {
   const sid = await slot.get();
   try {
@@ -147,6 +149,7 @@ export async function withSession<T>(
   } catch (err) {
     if (!isExpired(err)) throw err;
     const fresh = await slot.renew(sid);
+    if (!replay) throw err;
     return await fn(fresh);
   }
 }
