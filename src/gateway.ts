@@ -17,6 +17,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from './log.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
+import type { DepotPolicyOptions } from './scans/depots.ts';
 import { silentLogger } from './log.ts';
 import { VCenterClient } from './vsphere/index.ts';
 import type { VCenterClientOptions, VCenterEndpoint } from './vsphere/index.ts';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   limits?: Partial<RequestLimits>;
   /** Retry and circuit-breaker tuning for every vCenter client (tests shorten them). */
   client?: Pick<VCenterClientOptions, 'retry' | 'breaker'>;
+  /** Which depots and scan options clients may use; without it, no depot is allowed. */
+  depots?: DepotPolicyOptions;
 }
 
 export interface Gateway {
@@ -43,7 +46,7 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides, client }: GatewayOptions): Gateway {
+export function createGateway({ vcenters, logger = silentLogger, graphiql = true, taskWatcher, limits: limitOverrides, client, depots }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
   for (const vc of vcenters) {
@@ -51,7 +54,7 @@ export function createGateway({ vcenters, logger = silentLogger, graphiql = true
     names.add(vc.name);
   }
   const upstreams = new Upstreams(vcenters.map((endpoint) => new VCenterClient(endpoint, { ...client, logger: logger.child({ vcenter: endpoint.name }) })));
-  const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
+  const scans = new ScanService(upstreams.list, { ...taskWatcher, logger, depots });
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits });
   const server = createServer(guardHttp(yoga, limits));
   const webSockets = serveGraphQLOverWebSocket(yoga, server);

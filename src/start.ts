@@ -7,12 +7,14 @@ import type { GatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
-import { startSimulator } from './simulator/index.ts';
+import { DEPOT_URLS, startSimulator } from './simulator/index.ts';
 import type { Simulator } from './simulator/index.ts';
 import type { VCenterEndpoint } from './vsphere/index.ts';
 
 async function upstreamsFor(config: GatewayConfig, logger: Logger): Promise<{ vcenters: VCenterEndpoint[]; simulator?: Simulator }> {
   if (config.vcenters.length > 0) return { vcenters: config.vcenters };
+  // The simulator's own depots are the ones its hosts can scan against: allowed by default.
+  config.depots = { ...config.depots, allow: [...DEPOT_URLS, ...(config.depots.allow ?? [])] };
   const s = config.simulator;
   const simulator = await startSimulator({
     seed: s.seed,
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   }
 
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger });
+  const gateway = createGateway({ vcenters, logger, depots: config.depots });
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });

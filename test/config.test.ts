@@ -43,7 +43,14 @@ describe('configuration', () => {
   });
 
   it.each([
-    ['no password source', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', password: 'inline' }] }, /passwordEnv or passwordFile/],
+    ['no password source', { vcenters: [{ name: 'a', url: 'https://a', username: 'u' }] }, /passwordEnv or passwordFile/],
+    // Before, an inline password was silently ignored (and the password source missing, or the other one used).
+    ['an inline password', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', password: 'inline' }] }, /vcenters\[0\]\.password: .*passwordEnv or passwordFile/],
+    ['a plaintext http:// vCenter', { vcenters: [{ name: 'a', url: 'http://a', username: 'u', passwordEnv: 'X' }] }, /http:\/\/.*allowPlaintext/],
+    ['caPin without caFile', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', caPin: true }] }, /caPin needs caFile/],
+    ['a depot prefix that is no URL', { depots: { allow: ['depot.example/'] } }, /depots\.allow/],
+    ['a depot prefix with credentials', { depots: { allow: ['https://u:p@depot.example/'] } }, /credentials/],
+    ['an unknown depot setting', { depots: { allowEverything: true } }, /depots\.allowEverything/],
     ['unset variable', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'NOPE_NOT_SET' }] }, /NOPE_NOT_SET/],
     ['credentials in the URL', { vcenters: [{ name: 'a', url: 'https://u:p@a', username: 'u', passwordEnv: 'X' }] }, /must not carry credentials/],
     ['not a URL', { vcenters: [{ name: 'a', url: 'vc.example.com', username: 'u', passwordEnv: 'X' }] }, /not a URL/],

@@ -47,15 +47,29 @@ describe('IDs and unknown objects', () => {
     expect(res.errors![0]!.message).toMatch(/Cluster/);
   });
 
-  it('answers null with NOT_FOUND for a well-formed ID of an object that does not exist', async () => {
+  it('answers null without an error for a well-formed ID of an object that does not exist (Relay)', async () => {
     const vcName = h.sim.vcenters[0]!.name;
-    const res = await h.gql(`query($a: ID!, $b: ID!) { a: node(id: $a) { id } b: node(id: $b) { id } }`, {
-      a: toGlobalId('Cluster', vcName, 'domain-c99999'),
-      b: toGlobalId('Host', vcName, 'host-99999'),
+    const gone = [toGlobalId('Cluster', vcName, 'domain-c99999'), toGlobalId('Host', vcName, 'host-99999'), toGlobalId('PatchScan', vcName, 'task-99999')];
+    const res = await h.gql(`query($a: ID!, $b: ID!, $c: ID!, $ids: [ID!]!) { a: node(id: $a) { id } b: node(id: $b) { id } c: node(id: $c) { id } nodes(ids: $ids) { id } }`, {
+      a: gone[0],
+      b: gone[1],
+      c: gone[2],
+      ids: gone,
     });
-    expect(res.data).toEqual({ a: null, b: null });
-    expect(codes(res).sort()).toEqual(['NOT_FOUND', 'NOT_FOUND']);
-    expect(res.errors!.map((e) => e.path![0]).sort()).toEqual(['a', 'b']);
+    expect(res.errors).toBeUndefined();
+    expect(res.data).toEqual({ a: null, b: null, c: null, nodes: [null, null, null] });
+  });
+
+  it('keeps the error of node(id) when vCenter fails: that is not "does not exist"', async () => {
+    const vc = h.sim.vcenters[0]!;
+    vc.setFaults([{ route: 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx', errorRate: 1, error: 'SystemError' }]);
+    try {
+      const res = await h.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: toGlobalId('Host', vc.name, 'host-99999') });
+      expect(res.data).toEqual({ node: null });
+      expect(codes(res)).toEqual(['UPSTREAM_ERROR']);
+    } finally {
+      vc.clearFaults();
+    }
   });
 
   it('keeps good items of nodes() when one ID is bad, with the error at that item', async () => {

@@ -5,7 +5,7 @@
 import { createGateway } from '../src/gateway.ts';
 import type { Gateway, GatewayOptions } from '../src/gateway.ts';
 import { createLogger } from '../src/log.ts';
-import { startSimulator } from '../src/simulator/index.ts';
+import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
 import type { SimStats, Simulator, SimulatorOptions } from '../src/simulator/index.ts';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { VCenterEndpoint } from '../src/vsphere/index.ts';
@@ -51,7 +51,7 @@ export function requestsWithoutLogins(stats: { requests: Record<string, number> 
 export async function startHarness(
   options: SimulatorOptions = {},
   endpoints?: (sim: Simulator) => VCenterEndpoint[],
-  gatewayOptions: Pick<GatewayOptions, 'taskWatcher' | 'client' | 'limits'> = {},
+  gatewayOptions: Pick<GatewayOptions, 'taskWatcher' | 'client' | 'limits' | 'depots'> = {},
 ): Promise<Harness> {
   const sim = await startSimulator({ seed: 1, ...options });
   const logs: string[] = [];
@@ -59,7 +59,8 @@ export async function startHarness(
   const vcenters =
     endpoints?.(sim) ??
     sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: sim.password, caPem: sim.caPem }));
-  const gateway = createGateway({ vcenters, logger, ...gatewayOptions });
+  // As `npm start` does in front of the simulator: its depots are allowed unless the test says otherwise.
+  const gateway = createGateway({ vcenters, logger, depots: { allow: DEPOT_URLS }, ...gatewayOptions });
   const url = await gateway.listen(0, '127.0.0.1');
   return {
     sim,

@@ -1,3 +1,4 @@
+import type { UserErrorCode } from './generated/resolvers-types.ts';
 /**
  * What resolvers pass to each other (codegen "mappers"). Objects that live in vCenter
  * are references ({vcenter, moId}) plus what the parent already knew; resolvers fetch
@@ -114,4 +115,5 @@ export function patchScanRef(vcenter: string, taskMoId: string, info?: TaskInfo)
 export interface SkippedHostModel {
   host: HostModel;
   reason: string;
+  code: UserErrorCode;
 }

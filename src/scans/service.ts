@@ -3,7 +3,7 @@
  * and cancelling the Tasks, and following them live through one TaskWatcher per vCenter.
  */
 import type { Logger } from '../log.ts';
-import { silentLogger } from '../log.ts';
+import { redactUrlQuery, silentLogger } from '../log.ts';
 import type {
   HostPatchManagerPatchManagerOperationSpec,
   ManagedObjectReference,
@@ -11,6 +11,8 @@ import type {
   VCenterClient,
 } from '../vsphere/index.ts';
 import { moRef, propsOf } from '../vsphere/index.ts';
+import { DepotPolicy } from './depots.ts';
+import type { DepotPolicyOptions } from './depots.ts';
 import { LatestPerKeyQueue } from './latest-queue.ts';
 import { TaskWatcher, isTerminal } from './task-watcher.ts';
 import type { TaskWatcherOptions } from './task-watcher.ts';
@@ -34,6 +36,22 @@ export interface ScanOptions {
   cmdOption?: string | null;
 }
 
+/** A host the gateway can tell cannot be scanned before asking it: the client's mistake, not a failure. */
+export class ScanTargetError extends Error {
+  override name = 'ScanTargetError';
+  constructor(
+    readonly code: 'NOT_FOUND' | 'NOT_SUPPORTED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ScanServiceOptions extends TaskWatcherOptions {
+  /** Which depots and options clients may hand to hosts. */
+  depots?: DepotPolicyOptions;
+}
+
 /** The method name vCenter records in TaskInfo.name for a patch scan. */
 export const SCAN_TASK_NAME = 'ScanHostPatchV2_Task';
 
@@ -43,13 +61,14 @@ export class ScanService {
   /** Stops of the live subscriber streams, so that shutdown can complete them. */
   private readonly streams = new Set<() => void>();
   private readonly logger: Logger;
+  private readonly watcherOptions: TaskWatcherOptions;
+  readonly depots: DepotPolicy;
 
-  constructor(
-    clients: readonly VCenterClient[],
-    private readonly watcherOptions: TaskWatcherOptions = {},
-  ) {
+  constructor(clients: readonly VCenterClient[], { depots, ...watcherOptions }: ScanServiceOptions = {}) {
     this.clients = new Map(clients.map((c) => [c.name, c]));
+    this.watcherOptions = watcherOptions;
     this.logger = watcherOptions.logger ?? silentLogger;
+    this.depots = new DepotPolicy(depots);
   }
 
   private client(vcenter: string): VCenterClient {
@@ -67,8 +86,11 @@ export class ScanService {
     return watcher;
   }
 
-  /** Each host's HostPatchManager, in one PropertyCollector call. Hosts vCenter does not know are absent. */
-  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string>> {
+  /**
+   * Each host's HostPatchManager, in one PropertyCollector call: null for a host without one
+   * (the property is optional); hosts vCenter does not know are absent.
+   */
+  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string | null>> {
     const objects = await this.client(vcenter).retrieveProperties([
       {
         _typeName: 'PropertyFilterSpec',
@@ -77,10 +99,10 @@ export class ScanService {
         reportMissingObjectsInResults: true,
       },
     ]);
-    const managers = new Map<string, string>();
+    const managers = new Map<string, string | null>();
     for (const object of objects) {
       const manager = propsOf(object)['configManager.patchManager'] as ManagedObjectReference | undefined;
-      if (manager) managers.set(object.obj.value, manager.value);
+      managers.set(object.obj.value, manager?.value ?? null);
     }
     return managers;
   }
@@ -97,7 +119,8 @@ export class ScanService {
     return Promise.all(
       hostMoIds.map(async (host): Promise<ScanStartOutcome> => {
         const manager = managers.get(host);
-        if (!manager) return { host, error: new Error(`Host ${host} does not exist in vCenter ${vcenter}`) };
+        if (manager === undefined) return { host, error: new ScanTargetError('NOT_FOUND', `Host ${host} does not exist in vCenter ${vcenter}`) };
+        if (manager === null) return { host, error: new ScanTargetError('NOT_SUPPORTED', `Host ${host} has no patch manager`) };
         try {
           const task = await client.invoke<ManagedObjectReference>(
             'HostPatchManager',
@@ -106,7 +129,7 @@ export class ScanService {
             { metaUrls: [...metaUrls], ...(spec ? { spec } : {}) },
             { idempotent: false },
           );
-          this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls });
+          this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls: metaUrls.map(redactUrlQuery) });
           return { host, task: task.value };
         } catch (error) {
           return { host, error };

@@ -28,6 +28,8 @@ export interface VCenterEndpoint {
   password: string;
   /** Extra trusted CA(s), PEM; verification stays ON (Node's default roots stay trusted too). */
   caPem?: string;
+  /** Trust only caPem for this vCenter: the public roots are not trusted. */
+  caPin?: boolean;
   /** Explicit opt-in to skip TLS verification; logged as a warning at construction. */
   insecure?: boolean;
   /** Per upstream call (connect + headers + body), default 15000. */
@@ -93,6 +95,7 @@ export class VCenterClient {
       breaker: { ...DEFAULT_BREAKER, ...options.breaker },
     };
     if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
+    if (endpoint.caPem && endpoint.caPin) transportOpts.caPin = true;
     if (endpoint.insecure) transportOpts.insecure = true;
     this.transport = new HttpTransport(transportOpts);
     const cred: Credential = { url: this.url, username: endpoint.username, password: endpoint.password };

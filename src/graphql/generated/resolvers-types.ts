@@ -95,17 +95,27 @@ export type ClusterFilter = {
   vcenterIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
+/** Input of clusterPatchScanStart. */
 export type ClusterPatchScanStartInput = {
+  /** The cluster (global ID). */
   clusterId: Scalars['ID']['input'];
+  /** URLs of depot metadata.zip files, each on the gateway's depot allowlist. */
   metaUrls: Array<Scalars['String']['input']>;
+  /** Options for the host's patch tool. */
   options?: InputMaybe<PatchScanOptions>;
 };
 
+/** Result of clusterPatchScanStart. */
 export type ClusterPatchScanStartPayload = {
   __typename?: 'ClusterPatchScanStartPayload';
+  /** The scans that started. */
   scans: Array<PatchScan>;
-  /** Hosts of the cluster not scanned (not connected, or vCenter refused), and why. */
+  /**
+   * Hosts of the cluster not scanned (not connected, or vCenter refused), and why. Each host's
+   * failure is reported here only, never also in userErrors.
+   */
   skippedHosts: Array<SkippedHost>;
+  /** Problems with the call itself (input, depot policy, the cluster): nothing was started. */
   userErrors: Array<UserError>;
 };
 
@@ -190,17 +200,22 @@ export type HostNotifications = {
   notifications: Notifications;
 };
 
+/** Input of hostPatchScanStart. */
 export type HostPatchScanStartInput = {
+  /** Hosts to scan (global IDs); repeats are scanned once. */
   hostIds: Array<Scalars['ID']['input']>;
-  /** URLs of depot metadata.zip files. */
+  /** URLs of depot metadata.zip files, each on the gateway's depot allowlist. */
   metaUrls: Array<Scalars['String']['input']>;
+  /** Options for the host's patch tool. */
   options?: InputMaybe<PatchScanOptions>;
 };
 
+/** Result of hostPatchScanStart. */
 export type HostPatchScanStartPayload = {
   __typename?: 'HostPatchScanStartPayload';
   /** The scans that started, one per host that accepted it. */
   scans: Array<PatchScan>;
+  /** Problems with the input (nothing starts) or with single hosts (the others start). */
   userErrors: Array<UserError>;
 };
 
@@ -402,59 +417,102 @@ export type PatchNotApplicableReason =
  */
 export type PatchScan = Node & {
   __typename?: 'PatchScan';
+  /** Whether vCenter still accepts a cancel of this scan (patchScanCancel). */
   cancelable: Scalars['Boolean']['output'];
+  /** Whether a cancel was requested. */
   cancelled: Scalars['Boolean']['output'];
+  /** When the scan finished; null until then. */
   completedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Why the scan failed (state ERROR). */
   error?: Maybe<PatchScanError>;
+  /** The scanned host. */
   host: Host;
+  /** Global ID of the scan. */
   id: Scalars['ID']['output'];
   /** Percent done, 0 to 100, while running; 100 once finished successfully. */
   progress?: Maybe<Scalars['Int']['output']>;
+  /** When vCenter queued the scan. */
   queuedAt: Scalars['DateTime']['output'];
   /** What the scan found (state SUCCESS). */
   result?: Maybe<PatchScanResult>;
+  /** When the scan started running; null while queued. */
   startedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Where the scan is: queued, running, or finished (SUCCESS or ERROR). */
   state: PatchScanState;
   /** The vCenter Task's managed object ID, e.g. task-301. */
   taskMoId: Scalars['String']['output'];
 };
 
+/** Input of patchScanCancel. */
 export type PatchScanCancelInput = {
+  /** The scan (global ID). */
   id: Scalars['ID']['input'];
 };
 
+/** Result of patchScanCancel. */
 export type PatchScanCancelPayload = {
   __typename?: 'PatchScanCancelPayload';
+  /** The scan as it is after the cancel request; null when it does not exist. */
   scan?: Maybe<PatchScan>;
+  /** Why the scan was not cancelled. */
   userErrors: Array<UserError>;
 };
 
+/** Why a scan ended in ERROR. */
 export type PatchScanError = {
   __typename?: 'PatchScanError';
-  /** The vSphere fault type, e.g. PlatformConfigFault or RequestCanceled. */
-  code: Scalars['String']['output'];
+  /** What went wrong, as far as the gateway can tell; OTHER for any other fault (see fault). */
+  code: PatchScanErrorCode;
+  /** The vSphere fault type as vCenter reported it, e.g. PlatformConfigFault or RequestCanceled. */
+  fault: Scalars['String']['output'];
+  /**
+   * A short summary. Depot failures are summarized by the gateway (the host's own text can
+   * carry depot URLs and their credentials or tokens), not passed through.
+   */
   message: Scalars['String']['output'];
 };
 
+/** Why a scan ended in ERROR (PatchScanError.code). */
+export type PatchScanErrorCode =
+  /** The scan was cancelled (RequestCanceled). */
+  | 'CANCELLED'
+  /** Any other problem reading the depot (PlatformConfigFault). */
+  | 'DEPOT_ERROR'
+  /** The depot answered, but not with metadata at that URL (e.g. HTTP 404). */
+  | 'DEPOT_NOT_FOUND'
+  /** The host refused the depot's TLS certificate. */
+  | 'DEPOT_TLS_ERROR'
+  /** The host could not reach the depot (name resolution, connection, timeout). */
+  | 'DEPOT_UNREACHABLE'
+  /** The host cannot fetch a URL of that kind. */
+  | 'DEPOT_UNSUPPORTED_URL'
+  /** Any other fault; its type is in PatchScanError.fault. */
+  | 'OTHER';
+
 /** Options handed to the host's patch tool (HostPatchManagerPatchManagerOperationSpec). */
 export type PatchScanOptions = {
+  /** Extra options for the host's patch tool. Refused (OPTION_NOT_ALLOWED) unless the gateway configuration allows it (depots.allowCmdOption). */
   cmdOption?: InputMaybe<Scalars['String']['input']>;
   /** Sent to vCenter only; never logged or returned. */
   password?: InputMaybe<Scalars['String']['input']>;
+  /** Port of the proxy. */
   port?: InputMaybe<Scalars['Int']['input']>;
-  /** Proxy for reaching the depot. */
+  /** Proxy for reaching the depot. Refused (OPTION_NOT_ALLOWED) unless the gateway configuration allows it (depots.allowProxy). */
   proxy?: InputMaybe<Scalars['String']['input']>;
+  /** User name for the depot. */
   userName?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** What a successful scan found. */
 export type PatchScanResult = {
   __typename?: 'PatchScanResult';
+  /** One entry per patch (bulletin) of the depot. */
   patches: Array<PatchStatus>;
   /** Version of vCenter's scan result schema. */
   version?: Maybe<Scalars['String']['output']>;
 };
 
+/** The state of a scan's vCenter Task. */
 export type PatchScanState =
   | 'ERROR'
   | 'QUEUED'
@@ -464,23 +522,36 @@ export type PatchScanState =
 /** The status of one patch (bulletin) of the depot on the scanned host. */
 export type PatchStatus = {
   __typename?: 'PatchStatus';
+  /** Whether the patch applies to the host. */
   applicable: Scalars['Boolean']['output'];
+  /** Bulletin ID, e.g. ESXi80U3-24280767. */
   id: Scalars['String']['output'];
+  /** Installation states of an installed patch. */
   installState: Array<PatchInstallState>;
+  /** Whether the patch is installed on the host. */
   installed: Scalars['Boolean']['output'];
+  /** The result of the depot signature check, when the host made one. */
   integrity?: Maybe<PatchIntegrity>;
+  /** Patches that must be installed first. */
   prerequisitePatches: Array<PrerequisitePatch>;
   /** Why the patch does not apply. */
   reasons: Array<PatchNotApplicableReason>;
+  /** Installing requires reconnecting the host to vCenter. */
   reconnectRequired: Scalars['Boolean']['output'];
+  /** Installing requires a host restart. */
   restartRequired: Scalars['Boolean']['output'];
+  /** Bulletins this patch supersedes. */
   supersededPatchIds: Array<Scalars['String']['output']>;
+  /** Installing requires the host's virtual machines to be powered off. */
   vmOffRequired: Scalars['Boolean']['output'];
 };
 
+/** A patch another one needs. */
 export type PrerequisitePatch = {
   __typename?: 'PrerequisitePatch';
+  /** Bulletin ID. */
   id: Scalars['String']['output'];
+  /** Its installation states on the host. */
   installState: Array<PatchInstallState>;
 };
 
@@ -522,9 +593,14 @@ export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
 
+/** A host of a cluster that was not scanned. */
 export type SkippedHost = {
   __typename?: 'SkippedHost';
+  /** Why, for programs (HOST_NOT_CONNECTED, TASK_IN_PROGRESS, ...). */
+  code: UserErrorCode;
+  /** The host. */
   host: Host;
+  /** Why, for people. */
   reason: Scalars['String']['output'];
 };
 
@@ -565,11 +641,52 @@ export type SubscriptionPatchScanUpdatedArgs = {
 /** A problem with the input of a mutation, or with one of its items. */
 export type UserError = {
   __typename?: 'UserError';
-  code: Scalars['String']['output'];
+  /** What is wrong, for programs. */
+  code: UserErrorCode;
   /** Path to the input field, e.g. ["hostIds", "2"]. */
   field?: Maybe<Array<Scalars['String']['output']>>;
+  /** What is wrong, for people. */
   message: Scalars['String']['output'];
+  /** When vCenter refused: the vSphere fault type it answered (any value, including ones the gateway does not know). */
+  upstreamFault?: Maybe<Scalars['String']['output']>;
 };
+
+/** Kinds of UserError. */
+export type UserErrorCode =
+  /** The input is malformed or out of bounds. */
+  | 'BAD_USER_INPUT'
+  /** The depot URL is not on the gateway's depot allowlist (or is not written canonically). */
+  | 'DEPOT_NOT_ALLOWED'
+  /** vCenter refused the call for lack of permission. */
+  | 'FORBIDDEN'
+  /** The host is not connected to vCenter. */
+  | 'HOST_NOT_CONNECTED'
+  /** The gateway failed unexpectedly (logged for operators). */
+  | 'INTERNAL_SERVER_ERROR'
+  /** The scan cannot be cancelled (finished, or not cancelable). */
+  | 'NOT_CANCELABLE'
+  /** The object named does not exist (any more). */
+  | 'NOT_FOUND'
+  /** The host cannot run patch scans (vCenter lists no patch manager for it). */
+  | 'NOT_SUPPORTED'
+  /** The option is an operator setting the gateway configuration does not allow clients to set. */
+  | 'OPTION_NOT_ALLOWED'
+  /** A scan already runs on the host. */
+  | 'TASK_IN_PROGRESS'
+  /** The vCenter's certificate was refused. */
+  | 'TLS_ERROR'
+  /** Hosts × depot URLs of the call exceed the gateway's bound on depot fetches per call. */
+  | 'TOO_MANY_DEPOT_FETCHES'
+  /** vCenter refused the gateway's credentials. */
+  | 'UNAUTHENTICATED'
+  /** vCenter failed in another way; see upstreamFault. */
+  | 'UPSTREAM_ERROR'
+  /** vCenter did not answer in time. */
+  | 'UPSTREAM_TIMEOUT'
+  /** The vCenter is unavailable (circuit open or unreachable). */
+  | 'VCENTER_UNAVAILABLE'
+  /** The vCenter's VI/JSON API is unavailable. */
+  | 'VIM_API_UNAVAILABLE';
 
 /** A vCenter Server the gateway fronts. */
 export type VCenter = Node & {
@@ -765,6 +882,7 @@ export type ResolversTypes = {
   PatchScanCancelInput: PatchScanCancelInput;
   PatchScanCancelPayload: ResolverTypeWrapper<Omit<PatchScanCancelPayload, 'scan'> & { scan?: Maybe<ResolversTypes['PatchScan']> }>;
   PatchScanError: ResolverTypeWrapper<PatchScanError>;
+  PatchScanErrorCode: PatchScanErrorCode;
   PatchScanOptions: PatchScanOptions;
   PatchScanResult: ResolverTypeWrapper<PatchScanResult>;
   PatchScanState: PatchScanState;
@@ -777,6 +895,7 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UserError: ResolverTypeWrapper<UserError>;
+  UserErrorCode: UserErrorCode;
   VCenter: ResolverTypeWrapper<VCenterModel>;
   VCenterAbout: ResolverTypeWrapper<VCenterAbout>;
   VCenterState: VCenterState;
@@ -1055,7 +1174,8 @@ export type PatchScanCancelPayloadResolvers<ContextType = GraphQLContext, Parent
 };
 
 export type PatchScanErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PatchScanError'] = ResolversParentTypes['PatchScanError']> = {
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['PatchScanErrorCode'], ParentType, ContextType>;
+  fault?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -1092,6 +1212,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
 };
 
 export type SkippedHostResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SkippedHost'] = ResolversParentTypes['SkippedHost']> = {
+  code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
   host?: Resolver<ResolversTypes['Host'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -1118,9 +1239,10 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
 };
 
 export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = {
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
   field?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamFault?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type VCenterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['VCenter'] = ResolversParentTypes['VCenter']> = {
