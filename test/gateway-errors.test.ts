@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../src/graphql/ids.ts';
-import { codes, startHarness } from './harness.ts';
+import { codes, simStatsOverHttp, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 describe('IDs and unknown objects', () => {
@@ -103,6 +103,26 @@ describe('sessions', () => {
       expect(r.data).toEqual(first.data);
     }
     for (const vc of h.sim.vcenters) expect(vc.stats().logins).toEqual({ rest: 2, vim: 2 });
+  });
+});
+
+describe('a wrong service-account password', () => {
+  it('makes one Login for 20 requests: the refusal is answered from a backoff, so the account is not locked', async () => {
+    const h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 1 } }, (sim) =>
+      sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: 'Wrong-Passw0rd!', caPem: sim.caPem })),
+    );
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await h.gql(`{ clusters { totalCount } }`);
+        expect(res.errors?.map((e) => e.extensions?.['code'])).toEqual(['UNAUTHENTICATED']);
+      }
+      const stats = await simStatsOverHttp(h.sim, h.sim.vcenters[0]!.url);
+      expect(stats.requests['POST /api/session']).toBe(1);
+      expect(stats.failedLogins.rest).toBe(1);
+      expect(stats.requests['GET /api/vcenter/cluster'] ?? 0).toBe(0);
+    } finally {
+      await h.close();
+    }
   });
 });
 
