@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import type { ScanService } from '../scans/service.ts';
 import { createContext } from './context.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
-import { toClientError } from './errors.ts';
+import { logLevelOf, toClientError } from './errors.ts';
 import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -64,7 +64,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
       debug: (...a) => logger.debug(String(a[0]), { args: a.slice(1) }),
       info: (...a) => logger.info(String(a[0]), { args: a.slice(1) }),
       warn: (...a) => logger.warn(String(a[0]), { args: a.slice(1) }),
-      error: (...a) => logger.error(String(a[0]), { args: a.slice(1) }),
+      error: (...a) => logger[logLevelOf(a[0])](String(a[0]), { args: a.slice(1) }),
     },
     maskedErrors: {
       maskError(error) {
