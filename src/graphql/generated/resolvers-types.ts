@@ -18,20 +18,29 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
 };
 
+/** A vendor add-on. */
 export type AddOn = {
   __typename?: 'AddOn';
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** Version shown to people. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** Add-on name. */
   name: Scalars['String']['output'];
+  /** The vendor publishing the add-on. */
   vendor?: Maybe<Scalars['String']['output']>;
+  /** Add-on version. */
   version: Scalars['String']['output'];
 };
 
+/** An ESXi base image. */
 export type BaseImage = {
   __typename?: 'BaseImage';
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
   /** Marketing version, e.g. 8.0 U3b. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** When the base image was released. */
   releaseDate?: Maybe<Scalars['DateTime']['output']>;
   /** Full version, e.g. 8.0.3-0.35.24280767. */
   version: Scalars['String']['output'];
@@ -45,10 +54,13 @@ export type Cluster = Node & {
    * managed with a single image.
    */
   desiredSoftware?: Maybe<SoftwareInfo>;
+  /** Whether vSphere DRS is enabled. */
   drsEnabled: Scalars['Boolean']['output'];
+  /** Whether vSphere HA is enabled. */
   haEnabled: Scalars['Boolean']['output'];
   /** Hosts in this cluster; null with an error when vCenter cannot be read. */
   hosts?: Maybe<HostConnection>;
+  /** Global ID of the cluster. */
   id: Scalars['ID']['output'];
   /**
    * The software images the cluster's hosts last reported (vLCM installed-images
@@ -57,7 +69,9 @@ export type Cluster = Node & {
   installedImages?: Maybe<InstalledImageInfo>;
   /** Managed object ID, e.g. domain-c8. */
   moId: Scalars['String']['output'];
+  /** The cluster name as vCenter shows it. */
   name: Scalars['String']['output'];
+  /** The vCenter the cluster belongs to. */
   vcenter: VCenter;
 };
 
@@ -69,21 +83,29 @@ export type ClusterHostsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A page of clusters (Relay cursor connection). */
 export type ClusterConnection = {
   __typename?: 'ClusterConnection';
+  /** The clusters of this page with their cursors. */
   edges: Array<ClusterEdge>;
+  /** The clusters of this page. */
   nodes: Array<Cluster>;
+  /** Where this page is in the list. */
   pageInfo: PageInfo;
   /** Number of clusters matching the filter, over all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** A cluster and its position in a list. */
 export type ClusterEdge = {
   __typename?: 'ClusterEdge';
+  /** Opaque position of this cluster in the list. */
   cursor: Scalars['String']['output'];
+  /** The cluster. */
   node: Cluster;
 };
 
+/** Narrows a cluster list; all given conditions must hold. */
 export type ClusterFilter = {
   /** Only these clusters (global IDs). */
   ids?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -119,20 +141,29 @@ export type ClusterPatchScanStartPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A software component. */
 export type Component = {
   __typename?: 'Component';
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** Version shown to people. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** Component name. */
   name: Scalars['String']['output'];
+  /** The vendor publishing the component. */
   vendor?: Maybe<Scalars['String']['output']>;
+  /** Component version. */
   version?: Maybe<Scalars['String']['output']>;
 };
 
+/** A hardware support package. */
 export type HardwareSupportPackage = {
   __typename?: 'HardwareSupportPackage';
   /** The hardware support manager that provides the package. */
   manager: Scalars['String']['output'];
+  /** Hardware support manager package name. */
   pkg: Scalars['String']['output'];
+  /** Package version. */
   version: Scalars['String']['output'];
 };
 
@@ -141,13 +172,17 @@ export type Host = Node & {
   __typename?: 'Host';
   /** The cluster the host belongs to; null for a standalone host. */
   cluster?: Maybe<Cluster>;
+  /** Whether vCenter is connected to the host. */
   connectionState: HostConnectionState;
+  /** Global ID of the host. */
   id: Scalars['ID']['output'];
+  /** Whether the host is in maintenance mode. */
   inMaintenanceMode: Scalars['Boolean']['output'];
   /** The image this host runs according to its cluster's last installed-images extraction. */
   installedImage?: Maybe<SoftwareInfo>;
   /** Managed object ID, e.g. host-21. */
   moId: Scalars['String']['output'];
+  /** The host name as vCenter shows it. */
   name: Scalars['String']['output'];
   /** Patch scans of this host that vCenter still lists among its recent tasks. */
   patchScans: Array<PatchScan>;
@@ -155,37 +190,49 @@ export type Host = Node & {
   powerState?: Maybe<HostPowerState>;
   /** The ESXi product running on the host (config.product). Null when vCenter has no configuration for the host. */
   product?: Maybe<HostProduct>;
+  /** The vCenter managing the host. */
   vcenter: VCenter;
 };
 
+/** A page of hosts (Relay cursor connection). */
 export type HostConnection = {
   __typename?: 'HostConnection';
+  /** The hosts of this page with their cursors. */
   edges: Array<HostEdge>;
+  /** The hosts of this page. */
   nodes: Array<Host>;
+  /** Where this page is in the list. */
   pageInfo: PageInfo;
   /** Number of hosts matching the filter, over all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** vCenter's connection to a host. */
 export type HostConnectionState =
   | 'CONNECTED'
   | 'DISCONNECTED'
   | 'NOT_RESPONDING';
 
+/** A host and its position in a list. */
 export type HostEdge = {
   __typename?: 'HostEdge';
+  /** Opaque position of this host in the list. */
   cursor: Scalars['String']['output'];
+  /** The host. */
   node: Host;
 };
 
+/** Narrows a host list; all given conditions must hold. */
 export type HostFilter = {
   /** Exact ESXi build number, e.g. 24280767. */
   build?: InputMaybe<Scalars['String']['input']>;
   /** Only hosts of these clusters (global IDs). */
   clusterIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Only hosts in one of these connection states. */
   connectionStates?: InputMaybe<Array<HostConnectionState>>;
   /** Only these hosts (global IDs). */
   ids?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Only hosts in (true) or out of (false) maintenance mode. */
   inMaintenanceMode?: InputMaybe<Scalars['Boolean']['input']>;
   /** Case-insensitive substring of the name. */
   nameContains?: InputMaybe<Scalars['String']['input']>;
@@ -196,7 +243,9 @@ export type HostFilter = {
 /** A host and the notifications raised for it. */
 export type HostNotifications = {
   __typename?: 'HostNotifications';
+  /** The host. */
   host: Host;
+  /** What the extraction reported for it. */
   notifications: Notifications;
 };
 
@@ -219,41 +268,58 @@ export type HostPatchScanStartPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A host's power state. */
 export type HostPowerState =
   | 'POWERED_OFF'
   | 'POWERED_ON'
   | 'STANDBY'
   | 'UNKNOWN';
 
+/** The ESXi product a host runs. */
 export type HostProduct = {
   __typename?: 'HostProduct';
+  /** The vSphere API release the host speaks, e.g. 8.0.3.0. */
   apiVersion: Scalars['String']['output'];
+  /** Build number, e.g. 24280767. */
   build: Scalars['String']['output'];
+  /** Name, version and build in one string. */
   fullName: Scalars['String']['output'];
+  /** Product name, e.g. VMware ESXi. */
   name: Scalars['String']['output'];
+  /** The vendor, e.g. VMware, Inc. */
   vendor: Scalars['String']['output'];
+  /** Version, e.g. 8.0.3. */
   version: Scalars['String']['output'];
 };
 
+/** The images of a cluster's hosts, grouped. */
 export type ImageCategories = {
   __typename?: 'ImageCategories';
+  /** The image with the highest version. */
   highestVersionedImage?: Maybe<InstalledImage>;
   /** Images running on hosts, other than the most widely used and the highest versioned ones. */
   hostImageList?: Maybe<Array<InstalledImage>>;
+  /** Whether the most widely used image is also the highest versioned one. */
   isHighestAndWidelyUsedImageEqual: Scalars['Boolean']['output'];
+  /** The image most hosts run. */
   mostWidelyUsedImage?: Maybe<InstalledImage>;
 };
 
 /** One software image and the hosts running it. */
 export type InstalledImage = {
   __typename?: 'InstalledImage';
+  /** Hosts running this image. */
   hosts: Array<Host>;
+  /** What the image consists of. */
   softwareInfo: SoftwareInfo;
 };
 
+/** A host the extraction was asked to check. */
 export type InstalledImageHostInfo = {
   __typename?: 'InstalledImageHostInfo';
+  /** The host. */
   host: Host;
+  /** Whether the host is a vSAN witness. */
   isVsanWitness?: Maybe<Scalars['Boolean']['output']>;
   /** Host name as the extraction recorded it. */
   name: Scalars['String']['output'];
@@ -274,11 +340,13 @@ export type InstalledImageInfo = {
   hostInfo: Array<InstalledImageHostInfo>;
   /** Per-host notifications (errors, orphaned VIBs, ...). */
   hostNotifications: Array<HostNotifications>;
+  /** The images found, grouped: most widely used, highest versioned, the others. */
   imageCategories: ImageCategories;
   /** Notifications of the extraction, by operation. */
   notifications: Array<OperationNotifications>;
   /** VIBs installed on hosts that belong to no component of the image. */
   orphanedVibs: Array<OrphanedVib>;
+  /** Outcome of the extraction. */
   status: InstalledImageStatus;
   /** Hosts whose image was extracted. */
   successfulHosts: Array<Host>;
@@ -288,25 +356,32 @@ export type InstalledImageInfo = {
   unsupportedHosts: Array<Host>;
 };
 
+/** A step of the installed-images extraction. */
 export type InstalledImageOperation =
   | 'ELIGIBILITY_CHECK'
   | 'EXTRACT_INSTALLED_IMAGE';
 
+/** Outcome of an installed-images extraction. */
 export type InstalledImageStatus =
   | 'ELIGIBILITY_CHECK_FAILURE'
   | 'EXTRACT_INSTALLED_IMAGE_FAILURE'
   | 'SUCCESS'
   | 'UNAVAILABLE';
 
+/** A message with its catalog key and arguments. */
 export type LocalizableMessage = {
   __typename?: 'LocalizableMessage';
+  /** Arguments substituted into the message. */
   args: Array<Scalars['String']['output']>;
+  /** The message in English. */
   defaultMessage: Scalars['String']['output'];
+  /** Message catalog key. */
   id: Scalars['String']['output'];
   /** The message localized by vCenter, when it provides one. */
   localized?: Maybe<Scalars['String']['output']>;
 };
 
+/** Starting and cancelling patch scans. */
 export type Mutation = {
   __typename?: 'Mutation';
   /** Starts a patch scan on every connected host of a cluster. */
@@ -318,16 +393,19 @@ export type Mutation = {
 };
 
 
+/** Starting and cancelling patch scans. */
 export type MutationClusterPatchScanStartArgs = {
   input: ClusterPatchScanStartInput;
 };
 
 
+/** Starting and cancelling patch scans. */
 export type MutationHostPatchScanStartArgs = {
   input: HostPatchScanStartInput;
 };
 
 
+/** Starting and cancelling patch scans. */
 export type MutationPatchScanCancelArgs = {
   input: PatchScanCancelInput;
 };
@@ -338,40 +416,59 @@ export type MutationPatchScanCancelArgs = {
  * its managed object ID.
  */
 export type Node = {
+  /** Globally unique, opaque ID. */
   id: Scalars['ID']['output'];
 };
 
+/** One notification of vLCM. */
 export type Notification = {
   __typename?: 'Notification';
+  /** Notification identifier. */
   id: Scalars['String']['output'];
+  /** What happened. */
   message: LocalizableMessage;
+  /** The component that raised it. */
   originator?: Maybe<Scalars['String']['output']>;
+  /** What to do about it, when vCenter says. */
   resolution?: Maybe<LocalizableMessage>;
+  /** Whether retrying the operation may succeed. */
   retriable?: Maybe<Scalars['Boolean']['output']>;
+  /** When it was raised. */
   time: Scalars['DateTime']['output'];
+  /** Severity. */
   type?: Maybe<NotificationType>;
 };
 
+/** Severity of a notification. */
 export type NotificationType =
   | 'ERROR'
   | 'INFO'
   | 'WARNING';
 
+/** Notifications by severity. */
 export type Notifications = {
   __typename?: 'Notifications';
+  /** Errors. */
   errors: Array<Notification>;
+  /** Informational notifications. */
   info: Array<Notification>;
+  /** Warnings. */
   warnings: Array<Notification>;
 };
 
+/** The notifications of one extraction step. */
 export type OperationNotifications = {
   __typename?: 'OperationNotifications';
+  /** What that step reported. */
   notifications: Notifications;
+  /** The extraction step. */
   operation: InstalledImageOperation;
 };
 
+/** A VIB that belongs to no component of the image. */
 export type OrphanedVib = {
   __typename?: 'OrphanedVib';
+  /** Hosts with this VIB installed. */
   hosts: Array<Host>;
   /** The VIB name without the version. */
   name: Scalars['String']['output'];
@@ -384,16 +481,22 @@ export type OrphanedVib = {
 /** Relay cursor-connection page information. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** Cursor of the last item of this page: pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether more items follow this page. */
   hasNextPage: Scalars['Boolean']['output'];
+  /** Whether items precede this page (always false: pages only go forward). */
   hasPreviousPage: Scalars['Boolean']['output'];
+  /** Cursor of the first item of this page; null when the page is empty. */
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+/** Installation state of a patch. */
 export type PatchInstallState =
   | 'HOST_RESTARTED'
   | 'IMAGE_ACTIVE';
 
+/** The result of a depot's signature check. */
 export type PatchIntegrity =
   | 'DIGEST_MISMATCH'
   | 'KEY_EXPIRED'
@@ -403,6 +506,7 @@ export type PatchIntegrity =
   | 'VALIDATED'
   | 'VALIDATION_ERROR';
 
+/** Why a patch does not apply to a host. */
 export type PatchNotApplicableReason =
   | 'CONFLICT_LIB'
   | 'CONFLICT_PATCH'
@@ -555,6 +659,7 @@ export type PrerequisitePatch = {
   installState: Array<PatchInstallState>;
 };
 
+/** Reading the fleet. */
 export type Query = {
   __typename?: 'Query';
   /** Clusters across every vCenter, ordered by vCenter then managed object ID. */
@@ -570,6 +675,7 @@ export type Query = {
 };
 
 
+/** Reading the fleet. */
 export type QueryClustersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ClusterFilter>;
@@ -577,6 +683,7 @@ export type QueryClustersArgs = {
 };
 
 
+/** Reading the fleet. */
 export type QueryHostsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<HostFilter>;
@@ -584,11 +691,13 @@ export type QueryHostsArgs = {
 };
 
 
+/** Reading the fleet. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Reading the fleet. */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
@@ -607,23 +716,36 @@ export type SkippedHost = {
 /** An ESXi software specification: base image, vendor add-on, components, solutions. */
 export type SoftwareInfo = {
   __typename?: 'SoftwareInfo';
+  /** The vendor add-on, if any. */
   addOn?: Maybe<AddOn>;
+  /** The ESXi base image. */
   baseImage: BaseImage;
+  /** Components beyond the base image and add-on. */
   components: Array<Component>;
+  /** Hardware support packages. */
   hardwareSupport: Array<HardwareSupportPackage>;
+  /** Components removed from the base image or add-on. */
   removedComponents: Array<Component>;
+  /** Solutions (e.g. vSphere HA) and their components. */
   solutions: Array<Solution>;
 };
 
+/** A solution (e.g. vSphere HA) and its components. */
 export type Solution = {
   __typename?: 'Solution';
+  /** Components the solution consists of. */
   components: Array<Scalars['String']['output']>;
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** Version shown to people. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** Solution name. */
   name: Scalars['String']['output'];
+  /** Solution version. */
   version: Scalars['String']['output'];
 };
 
+/** Following patch scans live. */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -634,6 +756,7 @@ export type Subscription = {
 };
 
 
+/** Following patch scans live. */
 export type SubscriptionPatchScanUpdatedArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
@@ -697,6 +820,7 @@ export type VCenter = Node & {
   clusters?: Maybe<ClusterConnection>;
   /** Hosts of this vCenter, including standalone hosts; null with an error when the vCenter cannot be read. */
   hosts?: Maybe<HostConnection>;
+  /** Global ID of the vCenter. */
   id: Scalars['ID']['output'];
   /** The name given in the gateway configuration. */
   name: Scalars['String']['output'];
@@ -722,18 +846,26 @@ export type VCenterHostsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Product information of a vCenter. */
 export type VCenterAbout = {
   __typename?: 'VCenterAbout';
   /** The vSphere API release, e.g. 8.0.3.0; also the VI/JSON release the gateway uses. */
   apiVersion: Scalars['String']['output'];
+  /** Build number. */
   build: Scalars['String']['output'];
+  /** Name, version and build in one string. */
   fullName: Scalars['String']['output'];
+  /** The vCenter instance's UUID. */
   instanceUuid?: Maybe<Scalars['String']['output']>;
+  /** Product name, e.g. VMware VirtualCenter Server. */
   name: Scalars['String']['output'];
+  /** The vendor, e.g. VMware, Inc. */
   vendor: Scalars['String']['output'];
+  /** Version, e.g. 8.0.3. */
   version: Scalars['String']['output'];
 };
 
+/** Whether the gateway sends a vCenter requests. */
 export type VCenterState =
   | 'AVAILABLE'
   | 'UNAVAILABLE';
@@ -751,6 +883,7 @@ export type VCenterStatus = {
   lastError?: Maybe<Scalars['String']['output']>;
   /** When the state last changed. */
   since: Scalars['DateTime']['output'];
+  /** Whether the gateway sends the vCenter requests now. */
   state: VCenterState;
 };
 
