@@ -485,7 +485,7 @@ export type PageInfo = {
   endCursor?: Maybe<Scalars['String']['output']>;
   /** Whether more items follow this page. */
   hasNextPage: Scalars['Boolean']['output'];
-  /** Whether items precede this page (always false: pages only go forward). */
+  /** Whether items precede this page (true on every page after the first). */
   hasPreviousPage: Scalars['Boolean']['output'];
   /** Cursor of the first item of this page; null when the page is empty. */
   startCursor?: Maybe<Scalars['String']['output']>;
