@@ -60,13 +60,18 @@ describe('IDs and unknown objects', () => {
     expect(res.data).toEqual({ a: null, b: null, c: null, nodes: [null, null, null] });
   });
 
-  it('keeps the error of node(id) when vCenter fails: that is not "does not exist"', async () => {
+  it('keeps the error of node(id) and patchScanCancel when vCenter fails: that is not "does not exist"', async () => {
     const vc = h.sim.vcenters[0]!;
     vc.setFaults([{ route: 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx', errorRate: 1, error: 'SystemError' }]);
     try {
       const res = await h.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: toGlobalId('Host', vc.name, 'host-99999') });
       expect(res.data).toEqual({ node: null });
       expect(codes(res)).toEqual(['UPSTREAM_ERROR']);
+      // Nor is a cancel that could not read the scan: NOT_FOUND only when the scan does not exist.
+      const cancel = await h.gql(`mutation($id: ID!) { patchScanCancel(input: { id: $id }) { scan { id } userErrors { code upstreamFault } } }`, {
+        id: toGlobalId('PatchScan', vc.name, 'task-99999'),
+      });
+      expect(cancel.data.patchScanCancel).toEqual({ scan: null, userErrors: [{ code: 'UPSTREAM_ERROR', upstreamFault: 'SystemError' }] });
     } finally {
       vc.clearFaults();
     }
