@@ -75,6 +75,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     logger: createLogger({ level: 'error', write: () => {} }),
     client: { retry: { baseDelayMs: 50, maxDelayMs: 400 }, breaker: { failureThreshold: 5, probeIntervalMs: 200 } },
     taskWatcher: { maxWaitSeconds: 2, retryDelayMs: 100, giveUpAfterMs: 15_000 },
+    depots: { allow: DEPOT_URLS },
   });
   const url = await gateway.listen(0, '127.0.0.1');
   const deadline = Date.now() + options.durationMs;

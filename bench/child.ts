@@ -102,7 +102,9 @@ if (role === 'sim') {
   });
   handlers.set('start', async (opts: GatewayStart): Promise<string> => {
     const { createGateway } = await import('../src/gateway.ts');
-    const gateway = createGateway({ vcenters: opts.vcenters, graphiql: false });
+    // In front of the simulator, as `npm start` is: its depots are allowed.
+    const { DEPOT_URLS } = await import('../src/simulator/index.ts');
+    const gateway = createGateway({ vcenters: opts.vcenters, graphiql: false, depots: { allow: DEPOT_URLS } });
     const url = await gateway.listen(0, '127.0.0.1');
     handlers.set('diagnostics', () => gateway.upstreams.list.map((c) => ({ name: c.name, ...c.diagnostics() })));
     closeRole = () => gateway.close(1_000);
