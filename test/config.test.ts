@@ -62,6 +62,23 @@ describe('configuration', () => {
     expect(() => loadConfig(['--config', file], { X: 'x' })).toThrow(message);
   });
 
+  it('takes allowPlaintext, caPin and the depot policy', () => {
+    const caFile = join(dir, 'pin-ca.pem');
+    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    const file = configFile({
+      vcenters: [
+        { name: 'lab', url: 'http://vc-lab.example.com', username: 'u', passwordEnv: 'X', allowPlaintext: true },
+        { name: 'prod', url: 'https://vc.example.com', username: 'u', passwordEnv: 'X', caFile, caPin: true },
+      ],
+      depots: { allow: ['https://depot.example.com/esxi/'], allowProxy: true, maxFetchesPerCall: 50 },
+    });
+    const config = loadConfig(['--config', file], { X: 'x' });
+    expect(config.vcenters[0]).toMatchObject({ url: 'http://vc-lab.example.com' });
+    expect(config.vcenters[1]).toMatchObject({ caPin: true, caPem: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(config.depots).toEqual({ allow: ['https://depot.example.com/esxi/'], allowProxy: true, allowCmdOption: false, maxFetchesPerCall: 50 });
+    expect(loadConfig([], {}).depots).toEqual({});
+  });
+
   it('refuses unknown flags and bad numbers', () => {
     expect(() => loadConfig(['--nope'], {})).toThrow(ConfigError);
     expect(() => loadConfig(['--port', 'abc'], {})).toThrow(/port/);
