@@ -78,6 +78,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     taskWatcher: { maxWaitSeconds: 2, retryDelayMs: 100, giveUpAfterMs: 15_000 },
     // One loopback load generator on purpose: per-caller limits are not what chaos tests.
     auth: withoutCallerLimits(),
+    depots: { allow: DEPOT_URLS },
   });
   const url = await gateway.listen(0, '127.0.0.1');
   const deadline = Date.now() + options.durationMs;

@@ -105,11 +105,14 @@ if (role === 'sim') {
     const createdAt = Date.now();
     handlers.set('createdAt', () => createdAt);
     const { withoutCallerLimits } = await import('../src/auth/config.ts');
+    // In front of the simulator, as `npm start` is: its depots are allowed.
+    const { DEPOT_URLS } = await import('../src/simulator/index.ts');
     // The benchmarks load the engine from one address on purpose: per-caller limits out of the way.
     const gateway = createGateway({
       vcenters: opts.vcenters,
       graphiql: false,
       auth: withoutCallerLimits(),
+      depots: { allow: DEPOT_URLS },
       ...(opts.inventoryMirror ? { inventoryMirror: {} } : {}),
     });
     const url = await gateway.listen(0, '127.0.0.1');

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DepotPolicyOptions } from './scans/depots.ts';
+import { DepotPolicy } from './scans/depots.ts';
 import type { VCenterEndpoint } from './vsphere/index.ts';
 import { AuthConfigError, checkExposure, parseAuthConfig } from './auth/config.ts';
 import type { AuthConfig } from './auth/config.ts';
@@ -33,6 +35,8 @@ export interface GatewayConfig {
   exposureWarning?: string;
   /** GraphiQL page and schema introspection; off for production deployments. */
   graphiql: boolean;
+  /** Depots and scan options clients may use (the simulator's depots are added when it runs). */
+  depots: DepotPolicyOptions;
 }
 
 export class ConfigError extends Error {
@@ -61,8 +65,11 @@ interface VCenterFileEntry {
   username?: unknown;
   passwordEnv?: unknown;
   passwordFile?: unknown;
+  password?: unknown;
   caFile?: unknown;
+  caPin?: unknown;
   insecure?: unknown;
+  allowPlaintext?: unknown;
   timeoutMs?: unknown;
   maxConcurrentRequests?: unknown;
 }
@@ -92,6 +99,14 @@ function vcenterFromFile(entry: VCenterFileEntry, i: number, baseDir: string, en
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${where}.url must be https:// (or http://)`);
   if (parsed.username || parsed.password) throw new ConfigError(`${where}.url must not carry credentials`);
+  if (entry.allowPlaintext !== undefined && typeof entry.allowPlaintext !== 'boolean') throw new ConfigError(`${where}.allowPlaintext must be a boolean`);
+  // Over http:// the service account's password and every session id cross the network in clear.
+  if (parsed.protocol === 'http:' && entry.allowPlaintext !== true) {
+    throw new ConfigError(`${where}.url is http://: the password and session ids would travel unencrypted; use https:// or set allowPlaintext: true`);
+  }
+  if (entry.password !== undefined) {
+    throw new ConfigError(`${where}.password: passwords are not read from the config file itself; set passwordEnv or passwordFile instead`);
+  }
   let password: string;
   if (entry.passwordEnv !== undefined) {
     const variable = str(entry.passwordEnv, `${where}.passwordEnv`);
@@ -118,17 +133,46 @@ function vcenterFromFile(entry: VCenterFileEntry, i: number, baseDir: string, en
     }
   }
   if (entry.insecure !== undefined && typeof entry.insecure !== 'boolean') throw new ConfigError(`${where}.insecure must be a boolean`);
+  if (entry.caPin !== undefined && typeof entry.caPin !== 'boolean') throw new ConfigError(`${where}.caPin must be a boolean`);
+  if (entry.caPin === true && caPem === undefined) throw new ConfigError(`${where}.caPin needs caFile: it trusts only that CA`);
   return {
     name,
     url: url.replace(/\/+$/, ''),
     username: str(entry.username, `${where}.username`),
     password,
     caPem,
+    ...(entry.caPin === true ? { caPin: true } : {}),
     insecure: entry.insecure === true,
     timeoutMs: entry.timeoutMs === undefined ? undefined : int(entry.timeoutMs, `${where}.timeoutMs`, 100, 600_000),
     maxConcurrentRequests:
       entry.maxConcurrentRequests === undefined ? undefined : int(entry.maxConcurrentRequests, `${where}.maxConcurrentRequests`, 1, 1024),
   };
+}
+
+function depotsFromFile(raw: unknown): DepotPolicyOptions {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('depots must be an object');
+  const d = raw as Record<string, unknown>;
+  const known = new Set(['allow', 'allowCmdOption', 'allowProxy', 'maxFetchesPerCall']);
+  for (const key of Object.keys(d)) if (!known.has(key)) throw new ConfigError(`depots.${key} is not a known setting`);
+  if (d['allow'] !== undefined && (!Array.isArray(d['allow']) || !d['allow'].every((p) => typeof p === 'string'))) {
+    throw new ConfigError('depots.allow must be a list of URL prefixes');
+  }
+  for (const key of ['allowCmdOption', 'allowProxy']) {
+    if (d[key] !== undefined && typeof d[key] !== 'boolean') throw new ConfigError(`depots.${key} must be a boolean`);
+  }
+  const options: DepotPolicyOptions = {
+    allow: (d['allow'] as string[] | undefined) ?? [],
+    allowCmdOption: d['allowCmdOption'] === true,
+    allowProxy: d['allowProxy'] === true,
+    ...(d['maxFetchesPerCall'] !== undefined ? { maxFetchesPerCall: int(d['maxFetchesPerCall'], 'depots.maxFetchesPerCall', 1, 100_000) } : {}),
+  };
+  try {
+    new DepotPolicy(options); // the prefixes must parse now, not on the first scan
+  } catch (error) {
+    throw new ConfigError(`depots.allow: ${(error as Error).message}`);
+  }
+  return options;
 }
 
 export const USAGE = `Usage: npm start -- [options]
@@ -180,7 +224,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const configPath = (values['config'] as string | undefined) ?? env['GATEWAY_CONFIG'];
-  let file: { port?: unknown; host?: unknown; graphiql?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown } = {};
+  let file: { port?: unknown; host?: unknown; graphiql?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown; depots?: unknown } = {};
   if (configPath) {
     try {
       file = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -232,6 +276,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     simulator: sim,
     auth,
     graphiql: values['no-graphiql'] === true ? false : file.graphiql !== false,
+    depots: depotsFromFile(file.depots),
   };
   if (exposureWarning) config.exposureWarning = exposureWarning;
   return config;

@@ -29,6 +29,7 @@ import { InventoryMirrors } from './mirror/index.ts';
 import type { InventoryMirrorOptions } from './mirror/index.ts';
 import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
+import type { DepotPolicyOptions } from './scans/depots.ts';
 import { silentLogger } from './log.ts';
 import { VCenterClient, isUpstreamError } from './vsphere/index.ts';
 import type { VCenterClientOptions, VCenterEndpoint } from './vsphere/index.ts';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
    * service-account inventory queries from it. Off unless given; `{}` for the defaults.
    */
   inventoryMirror?: Omit<InventoryMirrorOptions, 'logger'>;
+  /** Which depots and scan options clients may use; without it, no depot is allowed. */
+  depots?: DepotPolicyOptions;
 }
 
 export interface GatewayLoad extends WebSocketDiagnostics {
@@ -86,6 +89,7 @@ export function createGateway({
   bearer,
   audit,
   inventoryMirror,
+  depots,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -105,7 +109,7 @@ export function createGateway({
         }),
     ),
   );
-  const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
+  const scans = new ScanService(upstreams.list, { ...taskWatcher, logger, depots });
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}) });

@@ -41,6 +41,22 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * A URL for the logs: the query string and fragment replaced (signed depot URLs carry their
+ * signature or token there), user-info dropped. Anything that does not parse is kept out whole.
+ */
+export function redactUrlQuery(raw: string): string {
+  if (!URL.canParse(raw)) return REDACTED;
+  const url = new URL(raw);
+  url.username = '';
+  url.password = '';
+  const query = url.search ? `?${REDACTED}` : '';
+  const fragment = url.hash ? `#${REDACTED}` : '';
+  url.search = '';
+  url.hash = '';
+  return `${url.href}${query}${fragment}`;
+}
+
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;

@@ -13,7 +13,9 @@ import type { VCenterEndpoint } from './vsphere/index.ts';
 async function upstreamsFor(config: GatewayConfig, logger: Logger): Promise<{ vcenters: VCenterEndpoint[]; simulator?: Simulator }> {
   if (config.vcenters.length > 0) return { vcenters: config.vcenters };
   // Loaded only here: a gateway in front of real vCenters never loads the simulator's code.
-  const { startSimulator } = await import('./simulator/index.ts');
+  const { DEPOT_URLS, startSimulator } = await import('./simulator/index.ts');
+  // The simulator's own depots are the ones its hosts can scan against: allowed by default.
+  config.depots = { ...config.depots, allow: [...DEPOT_URLS, ...(config.depots.allow ?? [])] };
   const s = config.simulator;
   const simulator = await startSimulator({
     seed: s.seed,
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
 
   if (config.exposureWarning) logger.warn(config.exposureWarning);
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger, auth: config.auth, graphiql: config.graphiql, inventoryMirror: {} });
+  const gateway = createGateway({ vcenters, logger, auth: config.auth, graphiql: config.graphiql, depots: config.depots, inventoryMirror: {} });
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });

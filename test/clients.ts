@@ -8,13 +8,24 @@ export interface StreamResult<T = any> {
 }
 
 /** Subscribes over SSE and collects every event until the server completes the stream (or the deadline). */
-export async function sseSubscribe<T = any>(url: string, query: string, variables: Record<string, unknown>, deadlineMs = 20_000): Promise<StreamResult<T>> {
+export async function sseSubscribe<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  deadlineMs = 20_000,
+  onEvent?: (event: StreamResult<T>['events'][number]) => void,
+): Promise<StreamResult<T>> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(deadlineMs),
   });
+  return readEventStream(response, onEvent);
+}
+
+/** Collects the events of a GraphQL-over-SSE response until `complete` (or the body ends). */
+export async function readEventStream<T = any>(response: Response, onEvent?: (event: StreamResult<T>['events'][number]) => void): Promise<StreamResult<T>> {
   if (!response.body) throw new Error(`no body, HTTP ${response.status}`);
   const result: StreamResult<T> = { events: [], completed: false };
   const decoder = new TextDecoder();
@@ -30,7 +41,10 @@ export async function sseSubscribe<T = any>(url: string, query: string, variable
       buffer = buffer.slice(boundary + 2);
       const event = /^event: (.*)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event === 'next' && data) result.events.push(JSON.parse(data));
+      if (event === 'next' && data) {
+        result.events.push(JSON.parse(data));
+        onEvent?.(result.events.at(-1)!);
+      }
       if (event === 'complete') {
         result.completed = true;
         await reader.cancel();
@@ -42,7 +56,13 @@ export async function sseSubscribe<T = any>(url: string, query: string, variable
 }
 
 /** Subscribes over graphql-ws and collects every event until completion (or the deadline). */
-export function wsSubscribe<T = any>(httpUrl: string, query: string, variables: Record<string, unknown>, deadlineMs = 20_000): Promise<StreamResult<T>> {
+export function wsSubscribe<T = any>(
+  httpUrl: string,
+  query: string,
+  variables: Record<string, unknown>,
+  deadlineMs = 20_000,
+  onEvent?: (event: StreamResult<T>['events'][number]) => void,
+): Promise<StreamResult<T>> {
   const client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
   const result: StreamResult<T> = { events: [], completed: false };
   return new Promise<StreamResult<T>>((resolve, reject) => {
@@ -56,7 +76,10 @@ export function wsSubscribe<T = any>(httpUrl: string, query: string, variables: 
     client.subscribe<T>(
       { query, variables },
       {
-        next: (value) => result.events.push(value as StreamResult<T>['events'][number]),
+        next: (value) => {
+          result.events.push(value as StreamResult<T>['events'][number]);
+          onEvent?.(value as StreamResult<T>['events'][number]);
+        },
         error: (error) => {
           // GraphQL errors from the server arrive as an array: keep them as an event.
           if (Array.isArray(error)) {

@@ -51,7 +51,14 @@ describe('configuration', () => {
   });
 
   it.each([
-    ['no password source', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', password: 'inline' }] }, /passwordEnv or passwordFile/],
+    ['no password source', { vcenters: [{ name: 'a', url: 'https://a', username: 'u' }] }, /passwordEnv or passwordFile/],
+    // Before, an inline password was silently ignored (and the password source missing, or the other one used).
+    ['an inline password', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', password: 'inline' }] }, /vcenters\[0\]\.password: .*passwordEnv or passwordFile/],
+    ['a plaintext http:// vCenter', { vcenters: [{ name: 'a', url: 'http://a', username: 'u', passwordEnv: 'X' }] }, /http:\/\/.*allowPlaintext/],
+    ['caPin without caFile', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', caPin: true }] }, /caPin needs caFile/],
+    ['a depot prefix that is no URL', { depots: { allow: ['depot.example/'] } }, /depots\.allow/],
+    ['a depot prefix with credentials', { depots: { allow: ['https://u:p@depot.example/'] } }, /credentials/],
+    ['an unknown depot setting', { depots: { allowEverything: true } }, /depots\.allowEverything/],
     ['unset variable', { vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'NOPE_NOT_SET' }] }, /NOPE_NOT_SET/],
     ['credentials in the URL', { vcenters: [{ name: 'a', url: 'https://u:p@a', username: 'u', passwordEnv: 'X' }] }, /must not carry credentials/],
     ['not a URL', { vcenters: [{ name: 'a', url: 'vc.example.com', username: 'u', passwordEnv: 'X' }] }, /not a URL/],
@@ -61,6 +68,23 @@ describe('configuration', () => {
     const file = configFile(content);
     expect(() => loadConfig(['--config', file], { X: 'x' })).toThrow(ConfigError);
     expect(() => loadConfig(['--config', file], { X: 'x' })).toThrow(message);
+  });
+
+  it('takes allowPlaintext, caPin and the depot policy', () => {
+    const caFile = join(dir, 'pin-ca.pem');
+    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    const file = configFile({
+      vcenters: [
+        { name: 'lab', url: 'http://vc-lab.example.com', username: 'u', passwordEnv: 'X', allowPlaintext: true },
+        { name: 'prod', url: 'https://vc.example.com', username: 'u', passwordEnv: 'X', caFile, caPin: true },
+      ],
+      depots: { allow: ['https://depot.example.com/esxi/'], allowProxy: true, maxFetchesPerCall: 50 },
+    });
+    const config = loadConfig(['--config', file], { X: 'x' });
+    expect(config.vcenters[0]).toMatchObject({ url: 'http://vc-lab.example.com' });
+    expect(config.vcenters[1]).toMatchObject({ caPin: true, caPem: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(config.depots).toEqual({ allow: ['https://depot.example.com/esxi/'], allowProxy: true, allowCmdOption: false, maxFetchesPerCall: 50 });
+    expect(loadConfig([], {}).depots).toEqual({});
   });
 
   it('refuses unknown flags and bad numbers', () => {

@@ -84,12 +84,16 @@ describe('503 bursts', () => {
       const vc = h.sim.vcenters[0]!;
       await h.gql(`{ clusters { totalCount } }`);
       vc.resetStats();
-      vc.setFaults([{ route: 'GET /api/vcenter/cluster', errorRate: 1, error: '503' }]);
-      setTimeout(() => vc.clearFaults(), 30);
-      const res = await h.gql(`{ clusters { totalCount } }`);
+      // The 503 asks for a retry after 1 s: the fault is lifted once the first 503 went out, so
+      // exactly one attempt fails and the retry succeeds, however slow the machine.
+      vc.setFaults([{ route: 'GET /api/vcenter/cluster', errorRate: 1, error: '503', retryAfterSeconds: 1 }]);
+      const pending = h.gql(`{ clusters { totalCount } }`);
+      await eventually(() => vc.stats().faultsInjected['http503'] === 1);
+      vc.clearFaults();
+      const res = await pending;
       expect(res.errors).toBeUndefined();
       expect(res.data.clusters.totalCount).toBe(2);
-      expect(route(h, 0, 'GET /api/vcenter/cluster')).toBeGreaterThan(1);
+      expect(route(h, 0, 'GET /api/vcenter/cluster')).toBe(2);
 
       const hosts = await h.gql(`{ hosts(filter: { connectionStates: [CONNECTED] }) { nodes { id } } }`);
       const hostIds = hosts.data.hosts.nodes.slice(0, 2).map((n: any) => n.id);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../src/graphql/ids.ts';
-import { codes, startHarness } from './harness.ts';
+import { codes, simStatsOverHttp, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 describe('IDs and unknown objects', () => {
@@ -47,15 +47,34 @@ describe('IDs and unknown objects', () => {
     expect(res.errors![0]!.message).toMatch(/Cluster/);
   });
 
-  it('answers null with NOT_FOUND for a well-formed ID of an object that does not exist', async () => {
+  it('answers null without an error for a well-formed ID of an object that does not exist (Relay)', async () => {
     const vcName = h.sim.vcenters[0]!.name;
-    const res = await h.gql(`query($a: ID!, $b: ID!) { a: node(id: $a) { id } b: node(id: $b) { id } }`, {
-      a: toGlobalId('Cluster', vcName, 'domain-c99999'),
-      b: toGlobalId('Host', vcName, 'host-99999'),
+    const gone = [toGlobalId('Cluster', vcName, 'domain-c99999'), toGlobalId('Host', vcName, 'host-99999'), toGlobalId('PatchScan', vcName, 'task-99999')];
+    const res = await h.gql(`query($a: ID!, $b: ID!, $c: ID!, $ids: [ID!]!) { a: node(id: $a) { id } b: node(id: $b) { id } c: node(id: $c) { id } nodes(ids: $ids) { id } }`, {
+      a: gone[0],
+      b: gone[1],
+      c: gone[2],
+      ids: gone,
     });
-    expect(res.data).toEqual({ a: null, b: null });
-    expect(codes(res).sort()).toEqual(['NOT_FOUND', 'NOT_FOUND']);
-    expect(res.errors!.map((e) => e.path![0]).sort()).toEqual(['a', 'b']);
+    expect(res.errors).toBeUndefined();
+    expect(res.data).toEqual({ a: null, b: null, c: null, nodes: [null, null, null] });
+  });
+
+  it('keeps the error of node(id) and patchScanCancel when vCenter fails: that is not "does not exist"', async () => {
+    const vc = h.sim.vcenters[0]!;
+    vc.setFaults([{ route: 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx', errorRate: 1, error: 'SystemError' }]);
+    try {
+      const res = await h.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: toGlobalId('Host', vc.name, 'host-99999') });
+      expect(res.data).toEqual({ node: null });
+      expect(codes(res)).toEqual(['UPSTREAM_ERROR']);
+      // Nor is a cancel that could not read the scan: NOT_FOUND only when the scan does not exist.
+      const cancel = await h.gql(`mutation($id: ID!) { patchScanCancel(input: { id: $id }) { scan { id } userErrors { code upstreamFault } } }`, {
+        id: toGlobalId('PatchScan', vc.name, 'task-99999'),
+      });
+      expect(cancel.data.patchScanCancel).toEqual({ scan: null, userErrors: [{ code: 'UPSTREAM_ERROR', upstreamFault: 'SystemError' }] });
+    } finally {
+      vc.clearFaults();
+    }
   });
 
   it('keeps good items of nodes() when one ID is bad, with the error at that item', async () => {
@@ -89,6 +108,26 @@ describe('sessions', () => {
       expect(r.data).toEqual(first.data);
     }
     for (const vc of h.sim.vcenters) expect(vc.stats().logins).toEqual({ rest: 2, vim: 2 });
+  });
+});
+
+describe('a wrong service-account password', () => {
+  it('makes one Login for 20 requests: the refusal is answered from a backoff, so the account is not locked', async () => {
+    const h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 1 } }, (sim) =>
+      sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: 'Wrong-Passw0rd!', caPem: sim.caPem })),
+    );
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await h.gql(`{ clusters { totalCount } }`);
+        expect(res.errors?.map((e) => e.extensions?.['code'])).toEqual(['UNAUTHENTICATED']);
+      }
+      const stats = await simStatsOverHttp(h.sim, h.sim.vcenters[0]!.url);
+      expect(stats.requests['POST /api/session']).toBe(1);
+      expect(stats.failedLogins.rest).toBe(1);
+      expect(stats.requests['GET /api/vcenter/cluster'] ?? 0).toBe(0);
+    } finally {
+      await h.close();
+    }
   });
 });
 

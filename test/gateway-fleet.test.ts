@@ -1,3 +1,4 @@
+import { DEPOT_URLS } from '../src/simulator/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, requestsWithoutLogins, simStatsOverHttp, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
@@ -118,15 +119,68 @@ describe('upstream cost of the fleet query', () => {
     }
   }
 
-  it('is at most clusters + 4 requests per vCenter, one login per API, and the same for 4 and 40 hosts per cluster', async () => {
+  it('is exactly one call per route per vCenter (installed images: one per cluster), whatever the host count', async () => {
     const small = await fleetCost(4);
     const large = await fleetCost(40);
     for (const vc of [...small, ...large]) {
-      expect(vc.requests, JSON.stringify(vc.routes)).toBeLessThanOrEqual(vc.clusters + 4);
+      // The hosts of every cluster, and every host the image reports name by ID, in one
+      // RetrievePropertiesEx: the host-by-ID lookups wait for that read instead of asking again.
+      expect(vc.routes).toEqual({
+        'GET /api/esx/settings/clusters/{cluster}/installed-images': vc.clusters,
+        'GET /api/vcenter/cluster': 1,
+        'GET /sdk/vim25/{release}/ServiceInstance/{moId}/content': 1,
+        'POST /api/session': 1,
+        'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx': 1,
+        'POST /sdk/vim25/{release}/SessionManager/{moId}/Login': 1,
+      });
       expect(vc.logins).toEqual({ rest: 1, vim: 1 });
     }
     expect(large.map((v) => v.requests)).toEqual(small.map((v) => v.requests));
     expect(large.map((v) => v.routes)).toEqual(small.map((v) => v.routes));
+  });
+});
+
+describe('host-by-ID lookups', () => {
+  let h: Harness;
+  const READ = 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx';
+  const SCAN = 'POST /sdk/vim25/{release}/HostPatchManager/{moId}/ScanHostPatchV2_Task';
+  beforeAll(async () => {
+    h = await startHarness({ size: { vcenters: 2, clustersPerDatacenter: 2, hostsPerCluster: 5 }, patchScanDurationMs: 60_000 });
+  });
+  afterAll(() => h?.close());
+
+  async function hostIdsByVCenter(): Promise<Map<string, string[]>> {
+    const res = await h.gql(`{ hosts(first: 1000, filter: { connectionStates: [CONNECTED] }) { nodes { id vcenter { name } } } }`);
+    const byVCenter = new Map<string, string[]>();
+    for (const x of res.data.hosts.nodes) byVCenter.set(x.vcenter.name, [...(byVCenter.get(x.vcenter.name) ?? []), x.id]);
+    return byVCenter;
+  }
+
+  it('read many hosts, repeated or not, in one RetrievePropertiesEx per vCenter', async () => {
+    const ids = [...(await hostIdsByVCenter()).values()].flatMap((list) => list.slice(0, 6));
+    const asked = [...ids, ...ids.slice(0, 4)]; // repeats too
+    for (const vc of h.sim.vcenters) vc.resetStats();
+    const res = await h.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Host { name connectionState } } }`, { ids: asked });
+    expect(res.errors).toBeUndefined();
+    expect(res.data.nodes.map((n: any) => n.id)).toEqual(asked);
+    for (const vc of h.sim.vcenters) expect(vc.stats().requests).toEqual({ [READ]: 1 });
+  });
+
+  it('start one scan per host when a host is named twice', async () => {
+    const [vcName, ids] = [...(await hostIdsByVCenter())][0]!;
+    const vc = h.sim.vcenters.find((v) => v.name === vcName)!;
+    vc.resetStats();
+    const res = await h.gql(
+      `mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id host { id } } userErrors { code field } } }`,
+      { input: { hostIds: [ids[0], ids[1], ids[0]], metaUrls: [DEPOT_URLS[0]] } },
+    );
+    const payload = res.data.hostPatchScanStart;
+    expect(payload.userErrors).toEqual([]);
+    expect(payload.scans.map((s: any) => s.host.id).sort()).toEqual([ids[0], ids[1]].sort());
+    expect(vc.stats().requests[SCAN]).toBe(2);
+    for (const scan of payload.scans) {
+      await h.gql(`mutation($id: ID!) { patchScanCancel(input: { id: $id }) { userErrors { code } } }`, { id: scan.id });
+    }
   });
 });
 

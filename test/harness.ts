@@ -6,7 +6,7 @@ import { createGateway } from '../src/gateway.ts';
 import type { Gateway, GatewayOptions } from '../src/gateway.ts';
 import { createLogger } from '../src/log.ts';
 import { withoutCallerLimits } from '../src/auth/config.ts';
-import { startSimulator } from '../src/simulator/index.ts';
+import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
 import type { SimStats, Simulator, SimulatorOptions } from '../src/simulator/index.ts';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { VCenterEndpoint } from '../src/vsphere/index.ts';
@@ -52,7 +52,7 @@ export function requestsWithoutLogins(stats: { requests: Record<string, number> 
 export async function startHarness(
   options: SimulatorOptions = {},
   endpoints?: (sim: Simulator) => VCenterEndpoint[],
-  gatewayOptions: Pick<GatewayOptions, 'taskWatcher' | 'client' | 'limits' | 'auth' | 'bearer' | 'audit' | 'inventoryMirror'> = {},
+  gatewayOptions: Pick<GatewayOptions, 'taskWatcher' | 'client' | 'limits' | 'auth' | 'bearer' | 'audit' | 'inventoryMirror' | 'depots'> = {},
 ): Promise<Harness> {
   const sim = await startSimulator({ seed: 1, ...options });
   const logs: string[] = [];
@@ -60,8 +60,9 @@ export async function startHarness(
   const vcenters =
     endpoints?.(sim) ??
     sim.vcenters.map((v) => ({ name: v.name, url: v.url, username: sim.username, password: sim.password, caPem: sim.caPem }));
+  // As `npm start` does in front of the simulator: its depots are allowed unless the test says otherwise.
   // Tests of other things send bursts from one loopback address; the per-caller limits have tests of their own.
-  const gateway = createGateway({ vcenters, logger, auth: withoutCallerLimits(), ...gatewayOptions });
+  const gateway = createGateway({ vcenters, logger, auth: withoutCallerLimits(), depots: { allow: DEPOT_URLS }, ...gatewayOptions });
   const url = await gateway.listen(0, '127.0.0.1');
   return {
     sim,

@@ -16,8 +16,11 @@ function terminalCounts(stream: StreamResult): Map<string, number> {
   for (const event of stream.events) {
     expect(event.errors).toBeUndefined();
     const scan = event.data.patchScanUpdated;
-    expect(scan.progress ?? 0).toBeGreaterThanOrEqual(progress.get(scan.id) ?? 0);
-    progress.set(scan.id, scan.progress ?? 0);
+    // A cancelled scan ends without progress (null); a number never goes back.
+    if (scan.progress !== null) {
+      expect(scan.progress).toBeGreaterThanOrEqual(progress.get(scan.id) ?? 0);
+      progress.set(scan.id, scan.progress);
+    }
     if (scan.state === 'SUCCESS' || scan.state === 'ERROR') terminal.set(scan.id, (terminal.get(scan.id) ?? 0) + 1);
   }
   return terminal;
@@ -38,8 +41,10 @@ async function startScans(h: Harness, hostsPerVCenter: number): Promise<string[]
 describe('fan-out: 200 subscribers to 20 scans across 2 vCenters', () => {
   let h: Harness;
   beforeAll(async () => {
+    // Scans outlast the subscribers' arrival however slow the machine is: the test ends them
+    // by cancelling once every subscriber has joined.
     h = await startHarness(
-      { size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster: 4 }, patchScanDurationMs: 2_000 },
+      { size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster: 4 }, patchScanDurationMs: 60_000 },
       undefined,
       { taskWatcher: { maxWaitSeconds: 5 } },
     );
@@ -53,9 +58,26 @@ describe('fan-out: 200 subscribers to 20 scans across 2 vCenters', () => {
 
     // Subscriber i follows 5 scans from both vCenters; half use SSE, half graphql-ws.
     const followed = Array.from({ length: 200 }, (_, i) => [0, 3, 7, 12, 17].map((k) => ids[(i + k) % ids.length]!));
-    const streams = await Promise.all(
-      followed.map((scanIds, i) => (i % 2 === 0 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids: scanIds }, 30_000)),
+    let waiting = followed.length;
+    let allJoined!: () => void;
+    const joined = new Promise<void>((resolve) => (allJoined = resolve));
+    const pending = Promise.all(
+      followed.map((scanIds, i) => {
+        const seen = new Set<string>();
+        const onEvent = (e: any) => {
+          if (seen.size === scanIds.length) return;
+          seen.add(e.data?.patchScanUpdated?.id);
+          if (seen.size === scanIds.length && --waiting === 0) allJoined();
+        };
+        return (i % 2 === 0 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids: scanIds }, 60_000, onEvent);
+      }),
     );
+    await joined;
+    for (const id of ids) {
+      const res = await h.gql(`mutation($id: ID!) { patchScanCancel(input: { id: $id }) { userErrors { code } } }`, { id });
+      expect(res.data.patchScanCancel.userErrors).toEqual([]);
+    }
+    const streams = await pending;
 
     streams.forEach((stream, i) => {
       expect(stream.completed).toBe(true);
@@ -76,22 +98,49 @@ describe('fan-out: 200 subscribers to 20 scans across 2 vCenters', () => {
 describe('the watcher rides through upstream trouble', () => {
   it('resumes after every session expires mid-scan without losing or repeating a terminal state', async () => {
     const h = await startHarness(
-      { size: { vcenters: 2, clustersPerDatacenter: 1, hostsPerCluster: 3 }, patchScanDurationMs: 1_500 },
+      { size: { vcenters: 2, clustersPerDatacenter: 1, hostsPerCluster: 3 }, patchScanDurationMs: 60_000 },
       undefined,
       { taskWatcher: { maxWaitSeconds: 5, retryDelayMs: 50 } },
     );
     try {
       const ids = await startScans(h, 3);
-      const streams = Promise.all([sseSubscribe(h.url, SUBSCRIPTION, { ids }), wsSubscribe(h.url, SUBSCRIPTION, { ids })]);
-      await new Promise((r) => setTimeout(r, 400));
+      let waiting = 2;
+      let bothJoined!: () => void;
+      const joined = new Promise<void>((resolve) => (bothJoined = resolve));
+      const onEventOf = () => {
+        const seen = new Set<string>();
+        return (e: any) => {
+          if (seen.size === ids.length) return;
+          seen.add(e.data?.patchScanUpdated?.id);
+          if (seen.size === ids.length && --waiting === 0) bothJoined();
+        };
+      };
+      const streams = Promise.all([
+        sseSubscribe(h.url, SUBSCRIPTION, { ids }, 30_000, onEventOf()),
+        wsSubscribe(h.url, SUBSCRIPTION, { ids }, 30_000, onEventOf()),
+      ]);
+      await joined;
+      await eventually(() => h.sim.vcenters.every((vc) => (vc.stats() as any).liveFilters === ids.length / 2));
       for (const vc of h.sim.vcenters) vc.expireSessions();
+      // The scans end after the renewal: their terminal states can only come through the new session's filters.
+      for (const id of ids) {
+        const res = await h.gql(`mutation($id: ID!) { patchScanCancel(input: { id: $id }) { userErrors { code } } }`, { id });
+        expect(res.data.patchScanCancel.userErrors).toEqual([]);
+      }
       for (const stream of await streams) {
         expect(stream.completed).toBe(true);
         const terminal = terminalCounts(stream);
         expect(terminal.size).toBe(ids.length);
         expect([...terminal.values()].every((n) => n === 1)).toBe(true);
       }
-      for (const vc of h.sim.vcenters) expect(vc.stats().logins.vim).toBe(2);
+      for (const vc of h.sim.vcenters) {
+        const stats = vc.stats();
+        expect(stats.logins.vim).toBe(2);
+        // The filters were recreated in the new session because the watcher knew the old ones
+        // were gone, not because vCenter refused a wait with the old session's version.
+        expect(stats.faultsAnswered['InvalidCollectorVersion'] ?? 0).toBe(0);
+        expect(stats.requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/CreateFilter']).toBe(2 * ids.length / 2);
+      }
       await eventually(() => h.sim.vcenters.every((vc) => (vc.stats() as any).liveFilters === 0));
     } finally {
       await h.close();

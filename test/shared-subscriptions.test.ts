@@ -5,7 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as simulator from '../src/simulator/index.ts';
-import { sseSubscribe, wsFollow, wsSubscribe } from './clients.ts';
+import { anonymousCaller } from '../src/auth/caller.ts';
+import type { Caller } from '../src/auth/caller.ts';
+import { canonicalVariables } from '../src/graphql/shared-subscriptions.ts';
+import { readEventStream, sseSubscribe, wsFollow, wsSubscribe } from './clients.ts';
+import type { StreamResult } from './clients.ts';
 import { eventually, startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
@@ -13,7 +17,23 @@ const DEPOT: string = (simulator as { DEPOT_URLS?: readonly string[] }).DEPOT_UR
 const SUBSCRIPTION = `subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state progress } }`;
 const START = `mutation($input: HostPatchScanStartInput!) { hostPatchScanStart(input: $input) { scans { id } userErrors { code message } } }`;
 const READ_ROUTE = 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx';
+const CANCEL = `mutation($id: ID!) { patchScanCancel(input: { id: $id }) { userErrors { code message } } }`;
 const isTerminal = (e: any) => ['SUCCESS', 'ERROR'].includes(e.data?.patchScanUpdated?.state);
+const scanOf = (e: any): string | undefined => e.data?.patchScanUpdated?.id;
+
+async function cancel(h: Harness, id: string): Promise<void> {
+  const res = await h.gql(CANCEL, { id });
+  expect(res.data.patchScanCancel.userErrors).toEqual([]);
+}
+
+/** Resolves once `count` calls of the returned callback have happened. */
+function countdown(count: number): { tick: () => void; done: Promise<void> } {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  let left = count;
+  if (left === 0) resolve();
+  return { tick: () => --left === 0 && resolve(), done };
+}
 
 async function startScans(h: Harness, count: number): Promise<string[]> {
   const hosts = await h.gql(`{ hosts(first: 100, filter: { connectionStates: [CONNECTED] }) { nodes { id } } }`);
@@ -25,7 +45,9 @@ async function startScans(h: Harness, count: number): Promise<string[]> {
 describe('identical subscriptions share one execution', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 4 }, patchScanDurationMs: 3_000 }, undefined, {
+    // Scans run 10 s (a progress step a second) and the tests end them by cancelling: nothing
+    // depends on how fast subscribers connect on a busy machine.
+    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 1, hostsPerCluster: 4 }, patchScanDurationMs: 10_000 }, undefined, {
       taskWatcher: { maxWaitSeconds: 5 },
     });
   });
@@ -35,19 +57,105 @@ describe('identical subscriptions share one execution', () => {
     const ids = await startScans(h, 3);
     const vc = h.sim.vcenters[0]!;
     vc.resetStats();
-    const streams = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => (i % 2 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids }, 20_000)),
+    // Everybody has joined once each has the first state of the three scans.
+    const joined = countdown(100);
+    const streams = Promise.all(
+      Array.from({ length: 100 }, (_, i) => {
+        const seen = new Set<string>();
+        const onEvent = (e: any) => {
+          const before = seen.size;
+          seen.add(scanOf(e)!);
+          if (before === 2 && seen.size === 3) joined.tick();
+        };
+        return (i % 2 ? sseSubscribe : wsSubscribe)(h.url, SUBSCRIPTION, { ids }, 30_000, onEvent);
+      }),
     );
-    for (const stream of streams) {
-      expect(stream.completed).toBe(true);
-      const terminal = stream.events.filter(isTerminal).map((e) => e.data.patchScanUpdated.id);
-      expect(terminal.sort()).toEqual([...ids].sort());
-      const first = stream.events.slice(0, 3).map((e) => e.data.patchScanUpdated.state);
-      expect(first.every((s) => s !== undefined)).toBe(true);
-    }
+    await joined.done;
     // Without sharing this would be 100: one first-state read per subscriber.
     expect(vc.stats().requests[READ_ROUTE]).toBe(1);
+    for (const id of ids) await cancel(h, id);
+    for (const stream of await streams) {
+      expect(stream.completed).toBe(true);
+      const terminal = stream.events.filter(isTerminal).map(scanOf);
+      expect(terminal.sort()).toEqual([...ids].sort());
+    }
     await eventually(() => (vc.stats() as any).liveFilters === 0);
+  });
+
+  it('gives a late joiner the state of every followed scan, the finished ones too, then the changes', async () => {
+    const [done, running] = await startScans(h, 2);
+    const first = wsFollow(h.url, SUBSCRIPTION, { ids: [done, running] });
+    try {
+      await first.waitFor((e) => scanOf(e) === running);
+      await cancel(h, done!);
+      const finished = first.events.indexOf(await first.waitFor((e) => scanOf(e) === done && isTerminal(e)));
+      // The newest result of the shared stream is about the other scan now.
+      await first.waitFor((e) => scanOf(e) === running, finished + 1);
+
+      const late = wsFollow(h.url, SUBSCRIPTION, { ids: [done, running] });
+      try {
+        const lateTerminal = await late.waitFor((e) => scanOf(e) === done);
+        expect(lateTerminal.data.patchScanUpdated.state).toBe('ERROR');
+        await late.waitFor((e) => scanOf(e) === running);
+        await cancel(h, running!);
+        for (const sub of [first, late]) {
+          await sub.waitFor((e) => scanOf(e) === running && isTerminal(e));
+          await eventually(() => sub.completed());
+          const terminal = sub.events.filter(isTerminal).map(scanOf);
+          expect(terminal.sort()).toEqual([done, running].sort());
+        }
+      } finally {
+        await late.leave();
+      }
+    } finally {
+      await first.leave();
+    }
+  });
+
+  it('shares one execution between the same scan set in any order and with repeats, never between two callers', async () => {
+    const [a, b] = await startScans(h, 2);
+    const vc = h.sim.vcenters[0]!;
+    vc.resetStats();
+    const alice = anonymousCaller('192.0.2.1');
+    const bob = anonymousCaller('192.0.2.2');
+    const joined = countdown(3);
+    // The caller comes from the server context, as an authentication mode will hand it over.
+    const subscribeAs = (caller: Caller, ids: string[]): Promise<StreamResult> => {
+      const seen = new Set<string>();
+      return Promise.resolve(
+        h.gateway.yoga.fetch(
+          'http://gateway.test/graphql',
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+            body: JSON.stringify({ query: SUBSCRIPTION, variables: { ids } }),
+          },
+          { caller },
+        ),
+      ).then((response) =>
+          readEventStream(response as unknown as Response, (e) => {
+            seen.add(scanOf(e)!);
+            if (seen.size === 2 && seen.add('joined')) joined.tick();
+          }),
+        );
+    };
+    const streams = Promise.all([subscribeAs(alice, [a!, b!]), subscribeAs(alice, [b!, a!, b!]), subscribeAs(bob, [a!, b!])]);
+    await joined.done;
+    // One first-state read for alice's two subscriptions, one for bob's.
+    expect(vc.stats().requests[READ_ROUTE]).toBe(2);
+    await cancel(h, a!);
+    await cancel(h, b!);
+    for (const stream of await streams) {
+      expect(stream.completed).toBe(true);
+      expect(stream.events.filter(isTerminal).map(scanOf).sort()).toEqual([a, b].sort());
+    }
+  });
+
+  it('keys variables with string lists as sets and object keys in order', () => {
+    expect(canonicalVariables({ ids: ['b', 'a', 'b'] })).toBe(canonicalVariables({ ids: ['a', 'b'] }));
+    expect(canonicalVariables({ x: 1, ids: ['a'] })).toBe(canonicalVariables({ ids: ['a'], x: 1 }));
+    expect(canonicalVariables({ ids: ['a'] })).not.toBe(canonicalVariables({ ids: ['a', 'b'] }));
+    expect(canonicalVariables(undefined)).toBe('{}');
   });
 
   it('keeps the stream of those who stay when one leaves, gives a late joiner the current state, and stops once the last leaves', async () => {
@@ -71,6 +179,7 @@ describe('identical subscriptions share one execution', () => {
     await eventually(() => Object.values(h.gateway.scans.diagnostics()).every((d) => d.followedTasks === 0));
 
     // A new subscriber after the shared stream was released starts a fresh one.
+    await cancel(h, scan!);
     const third = await wsSubscribe(h.url, SUBSCRIPTION, { ids: [scan] }, 20_000);
     expect(third.completed).toBe(true);
     expect(third.events.filter(isTerminal)).toHaveLength(1);

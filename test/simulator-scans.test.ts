@@ -3,6 +3,7 @@
 // over plain HTTP on loopback.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './harness.ts';
 import { SimClient } from '../src/simulator/client.ts';
 import { judgeBulletins, DEPOT_CATALOGS } from '../src/simulator/depot.ts';
 import { DEPOT_URLS, startSimulator } from '../src/simulator/index.ts';
@@ -23,7 +24,8 @@ let v: SimulatedVCenter;
 let s: string;
 
 beforeAll(async () => {
-  sim = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 200 });
+  // Scans run 1.5 s (a failed one 0.5 s): long enough to be seen queued or running on a busy machine.
+  sim = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 1_500 });
   c = new SimClient(sim);
   v = sim.vcenters[0] as SimulatedVCenter;
   s = await c.vimLogin(v);
@@ -38,7 +40,7 @@ const info = async (task: string, session = s) => (await c.call(v, 'GET', `${VIM
 const scan = (host: string, body: unknown, session = s) =>
   c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-${host.slice(5)}/ScanHostPatchV2_Task`, { session, body });
 async function finished(task: string, session = s): Promise<Json> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 500; i++) {
     const ti = await info(task, session);
     if (ti.state === 'success' || ti.state === 'error') return ti;
     await sleep(20);
@@ -204,7 +206,8 @@ describe('simulator: tasks', () => {
   });
 
   it('lists recent tasks on TaskManager and per host; forgets finished ones after the retention time', async () => {
-    const short = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 60, taskRetentionMs: 800 });
+    // Tasks run 2 s: still running when counted right after the start, however busy the machine.
+    const short = await startSimulator({ tls: false, size: { vcenters: 1 }, patchScanDurationMs: 2_000, taskRetentionMs: 800 });
     const c2 = new SimClient(short);
     try {
       const vc = short.vcenters[0] as SimulatedVCenter;
@@ -220,11 +223,10 @@ describe('simulator: tasks', () => {
       })).json as Json;
       expect(viaPc.objects[0].propSet[0]).toMatchObject({ name: 'recentTask', val: { _typeName: 'ArrayOfManagedObjectReference', _value: [{ value: t1 }, { value: t2 }] } });
       expect(((await c2.call(vc, 'GET', `${VIM}/HostSystem/host-11/recentTask`, { session: s2 })).json as Json[]).map((r) => r.value)).toEqual([t2]);
-      await sleep(150);
+      await eventually(() => vc.stats().runningTasks === 0);
       expect(vc.stats()).toMatchObject({ liveTasks: 2, runningTasks: 0 });
       expect((await c2.call(vc, 'GET', `${VIM}/Task/${t1}/info`, { session: s2 })).json).toMatchObject({ state: 'success' });
-      await sleep(850);
-      expect((await c2.call(vc, 'GET', `${VIM}/TaskManager/TaskManager/recentTask`, { session: s2 })).json).toEqual([]);
+      await eventually(async () => (await c2.call(vc, 'GET', `${VIM}/TaskManager/TaskManager/recentTask`, { session: s2 })).json as Json[], (r) => r.length === 0);
       expect((await c2.call(vc, 'GET', `${VIM}/Task/${t1}/info`, { session: s2 })).json).toMatchObject({ _typeName: 'ManagedObjectNotFound' });
       expect(vc.stats()).toMatchObject({ liveTasks: 0, runningTasks: 0 });
     } finally {

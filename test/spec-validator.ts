@@ -12,9 +12,6 @@ import { parse } from 'yaml';
 
 export const SPEC_DIR = join(process.cwd(), '..', 'shared', 'vsphere-api', 'openapi');
 export const specsPresent = existsSync(join(SPEC_DIR, 'vcenter-subset.yaml')) && existsSync(join(SPEC_DIR, 'vi-json-subset.yaml'));
-if (!specsPresent) {
-  console.warn(`simulator contract and authz schema checks skipped: official OpenAPI subsets not found in ${SPEC_DIR} (CI provides ../shared/vsphere-api/)`);
-}
 
 type Schema = Record<string, any>;
 

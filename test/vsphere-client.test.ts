@@ -2,6 +2,7 @@
  * Integration tests of the upstream clients against the embedded vCenter simulator, over real
  * HTTPS on loopback with certificate verification on (the simulator's CA is passed as caPem).
  */
+import { rootCertificates } from 'node:tls';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.ts';
@@ -323,6 +324,16 @@ describe('transport failures', () => {
     expect(e.code).toBe('TLS_ERROR');
     expect(e.retryable).toBe(false);
     expect(e.message).toMatch(/CA/);
+    // The operator's configuration key, not an internal name.
+    expect(e.message).toContain('caFile');
+    expect(e.message).not.toContain('caPem');
+  });
+
+  it('caPin trusts only the given CA: the simulator CA works, another CA is refused', async () => {
+    const pinned = client(0, { caPin: true });
+    expect((await pinned.listClusters()).length).toBeGreaterThan(0);
+    const other = client(0, { caPem: rootCertificates[0], caPin: true });
+    expect((await expectUpstream(other.listClusters())).code).toBe('TLS_ERROR');
   });
 
   it('insecure: true skips verification and warns', async () => {

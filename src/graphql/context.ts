@@ -6,8 +6,10 @@ import type { InventoryMirrors } from '../mirror/index.ts';
 import type { OperationRecord } from '../operation-context.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
-import { badInput } from './errors.ts';
+import { badInput, toClientError } from './errors.ts';
+import { inventoryReader } from './live-inventory.ts';
 import type { InventoryReader } from './live-inventory.ts';
+import { createLoaders } from './loaders.ts';
 import type { Loaders } from './loaders.ts';
 
 /** The vCenters behind the gateway, in configuration order (which is also result order). */
@@ -72,4 +74,55 @@ export interface GraphQLContext {
   reportPartialFailure(error: unknown, path: ReadonlyArray<string | number>, vcenter: string): void;
   /** Errors recorded by reportPartialFailure, drained into the response by the partial-results plugin. */
   partialErrors: GraphQLError[];
+  /**
+   * Set on the context of a shared subscription execution: a subscription resolver names the
+   * key of the event it resolves (a scan), so a late subscriber is replayed the newest result
+   * of every key, not only the last one.
+   */
+  onSubscriptionEvent?: (key: string) => void;
+}
+
+/**
+ * A context for one operation of `caller`: fresh loaders, its own partial errors. Also the
+ * context of a shared subscription execution, which must not borrow a subscriber's.
+ */
+/** What every operation's context is made from: the gateway's own parts, and this operation's record and logger. */
+export interface ContextDeps {
+  upstreams: Upstreams;
+  scans: ScanService;
+  logger: Logger;
+  audit: AuditSink;
+  operation: OperationRecord;
+  mirrors?: InventoryMirrors;
+}
+
+/**
+ * A context for one operation of `caller`: its vCenters as the caller reaches them, fresh
+ * loaders, its own partial errors. Also the context of a shared subscription execution,
+ * which must not borrow a subscriber's.
+ */
+export function createContext(deps: ContextDeps, caller: Caller): GraphQLContext {
+  const { logger } = deps;
+  const upstreams = deps.upstreams.forCaller(caller);
+  const scans = upstreams === deps.upstreams ? deps.scans : deps.scans.forCaller((vcenter) => upstreams.get(vcenter));
+  const inventory = inventoryReader(deps.mirrors, caller);
+  const partialErrors: GraphQLError[] = [];
+  return {
+    caller,
+    upstreams,
+    loaders: createLoaders(upstreams, scans, inventory),
+    scans,
+    ...(deps.mirrors ? { mirrors: deps.mirrors } : {}),
+    ...(inventory ? { inventory } : {}),
+    logger,
+    audit: deps.audit,
+    operation: deps.operation,
+    partialErrors,
+    reportPartialFailure(error, path, vcenter) {
+      const { error: clientError, unexpected } = toClientError(error, { path });
+      if (unexpected) logger.error('unexpected error reading a vCenter', { vcenter, error });
+      else logger.warn('vCenter failed; answering with the others', { vcenter, code: clientError.extensions['code'] });
+      partialErrors.push(clientError);
+    },
+  };
 }

@@ -93,3 +93,31 @@ export function toClientError(
     unexpected: true,
   };
 }
+
+/** Codes of errors the client caused: worth a debug line, not an operator's attention. */
+const CLIENT_MISTAKES = new Set([
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+  'QUERY_TOO_DEEP',
+  'QUERY_TOO_COMPLEX',
+  'TOO_MANY_ALIASES',
+  'TOO_MANY_TOKENS',
+  'TOO_MANY_DIRECTIVES',
+  'PERSISTED_QUERY_NOT_FOUND',
+]);
+
+/**
+ * The level for an error yoga reports: a client's mistake is debug (one `nodes` call with 500
+ * bad IDs must not write 500 error lines), an upstream failure warn (the vCenter's, reported
+ * with its code), anything else error.
+ */
+export function logLevelOf(error: unknown): 'debug' | 'warn' | 'error' {
+  if (!isGraphQLError(error)) return 'error';
+  const original = error.originalError;
+  if (original instanceof UpstreamError) return 'warn';
+  const code = (isGraphQLError(original) ? original : error).extensions['code'];
+  if (typeof code !== 'string') return original && !isGraphQLError(original) ? 'error' : 'debug';
+  return CLIENT_MISTAKES.has(code) ? 'debug' : code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
+}

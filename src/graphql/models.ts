@@ -1,3 +1,4 @@
+import type { UserErrorCode } from './generated/resolvers-types.ts';
 /**
  * What resolvers pass to each other (codegen "mappers"). Objects that live in vCenter
  * are references ({vcenter, moId}) plus what the parent already knew; resolvers fetch
@@ -114,6 +115,7 @@ export function patchScanRef(vcenter: string, taskMoId: string, info?: TaskInfo)
 export interface SkippedHostModel {
   host: HostModel;
   reason: string;
+  code: UserErrorCode;
 }
 
 /** A host change from an inventory mirror, with the host as a model whose fields resolve from the change's record. */

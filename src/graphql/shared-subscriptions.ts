@@ -2,85 +2,45 @@
  * Identical subscriptions share one execution. A dashboard opened by 1,000 people follows the
  * same scans with the same document: without this, every change of a scan is resolved and
  * executed once per subscriber (and every new subscriber reads its scans' first state upstream).
- * With it, the first subscriber's stream is executed once per change and its results go to
- * every subscriber of the same operation; one who joins later starts from the latest result,
- * which is the current state as the vCenter's watch loop last saw it.
+ * With it, one execution runs per change and its results go to every subscriber of the same
+ * operation. One who joins later first gets the latest result of every event key (every
+ * followed scan, finished ones included: the resolver names the key through
+ * `ctx.onSubscriptionEvent`), then the changes.
  *
- * "Identical" is the same parsed document (yoga's parser cache hands out one DocumentNode per
- * query text), operation name and variables. The context carries nothing per caller today; when
- * per-user credentials arrive, the caller's identity must join the key.
+ * "Identical" is the same caller (`ctx.caller.key`: one caller's results never reach another),
+ * the same parsed document (yoga's parser cache hands out one DocumentNode per query text),
+ * operation name and variables, where lists of strings count as sets (the subscriptions of
+ * this schema take ID lists whose order and repeats do not matter).
+ *
+ * The shared execution runs on a context of its own (`createContext`), never on the first
+ * subscriber's: it outlives that subscriber, and its resolvers renew the loaders per event.
  */
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { LatestPerKeyQueue } from '../scans/latest-queue.ts';
+import { createContext } from './context.ts';
+import type { GraphQLContext } from './context.ts';
 
 type SubscribeResult = ExecutionResult | AsyncIterable<ExecutionResult>;
 
 /**
- * One subscriber's stream: results queue until it pulls them. Registered with the shared stream
- * as soon as the subscriber joins, so nothing between joining and the first pull is lost.
+ * One subscriber's stream, registered with the shared stream as soon as the subscriber joins
+ * so nothing between joining and the first pull is lost. Unread results of the same event key
+ * collapse into the newest: a subscriber that does not read holds one result per key.
  */
-class Channel implements AsyncIterableIterator<ExecutionResult> {
-  private readonly queue: ExecutionResult[] = [];
-  private waiting: ((r: IteratorResult<ExecutionResult>) => void) | undefined;
-  private failWaiting: ((e: unknown) => void) | undefined;
-  private ended = false;
-  private failure: unknown;
+type Channel = LatestPerKeyQueue<ExecutionResult>;
 
-  constructor(private readonly onReturn: () => void) {}
-
-  push(result: ExecutionResult): void {
-    if (this.ended) return;
-    if (this.waiting) {
-      const resolve = this.waiting;
-      this.waiting = this.failWaiting = undefined;
-      resolve({ value: result, done: false });
-    } else this.queue.push(result);
-  }
-
-  end(error?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.failure = error;
-    if (this.waiting) {
-      const [resolve, reject] = [this.waiting, this.failWaiting!];
-      this.waiting = this.failWaiting = undefined;
-      if (error !== undefined) reject(error);
-      else resolve({ value: undefined, done: true });
-    }
-  }
-
-  next(): Promise<IteratorResult<ExecutionResult>> {
-    const value = this.queue.shift();
-    if (value) return Promise.resolve({ value, done: false });
-    if (this.ended) {
-      const failure = this.failure;
-      this.failure = undefined; // reported once, then done
-      return failure !== undefined ? Promise.reject(failure) : Promise.resolve({ value: undefined, done: true });
-    }
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failWaiting = reject;
-    });
-  }
-
-  return(): Promise<IteratorResult<ExecutionResult>> {
-    const wasEnded = this.ended;
-    this.queue.length = 0;
-    this.end();
-    if (!wasEnded) this.onReturn();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
+/** Results whose resolver named no key share this one (only the newest is replayed). */
+const UNKEYED = Symbol('unkeyed');
 
 interface SharedStream {
   /** The first subscriber's subscribe call: a stream, or the error result every joiner gets too. */
   ready: Promise<SubscribeResult>;
   channels: Set<Channel>;
-  latest?: ExecutionResult;
+  /** The newest result per event key, least recently updated first: a late joiner's start. */
+  latest: Map<unknown, ExecutionResult>;
+  /** The key the resolver named for the result being executed now. */
+  currentKey?: unknown;
   iterator?: AsyncIterator<ExecutionResult>;
   /** Set once the stream has ended by itself (completed, or failed with `error`). */
   ended?: { error?: unknown };
@@ -90,15 +50,30 @@ function isStream(result: SubscribeResult): result is AsyncIterable<ExecutionRes
   return typeof (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator] === 'function';
 }
 
+/** A stable text of variables: object keys sorted, string lists as sorted sets. */
+export function canonicalVariables(value: unknown): string {
+  const normalize = (v: unknown): unknown => {
+    if (Array.isArray(v)) {
+      if (v.length > 0 && v.every((x) => typeof x === 'string')) return [...new Set(v as string[])].sort();
+      return v.map(normalize);
+    }
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, normalize((v as Record<string, unknown>)[k])]));
+    }
+    return v;
+  };
+  return JSON.stringify(normalize(value ?? {}));
+}
+
 export function sharedSubscriptions(): Plugin {
   const streams = new Map<string, SharedStream>();
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
 
-  const keyOf = (document: DocumentNode, operationName: string | null | undefined, variables: unknown): string => {
+  const keyOf = (callerKey: string, document: DocumentNode, operationName: string | null | undefined, variables: unknown): string => {
     let id = documentIds.get(document);
     if (id === undefined) documentIds.set(document, (id = nextDocumentId++));
-    return `${id}\u0000${operationName ?? ''}\u0000${JSON.stringify(variables ?? {})}`;
+    return JSON.stringify([callerKey, id, operationName ?? '', canonicalVariables(variables)]);
   };
 
   /** Runs the shared stream, handing each result to every channel, until it ends or nobody listens. */
@@ -108,10 +83,14 @@ export function sharedSubscriptions(): Plugin {
     let failure: unknown;
     try {
       for (;;) {
+        shared.currentKey = undefined;
+        // Results come one at a time: the key named during this next() belongs to its result.
         const next = await iterator.next();
         if (next.done) break;
-        shared.latest = next.value;
-        for (const channel of shared.channels) channel.push(next.value);
+        const eventKey = shared.currentKey ?? UNKEYED;
+        shared.latest.delete(eventKey);
+        shared.latest.set(eventKey, next.value);
+        for (const channel of shared.channels) channel.push(next.value, eventKey);
       }
     } catch (error) {
       failure = error;
@@ -124,7 +103,7 @@ export function sharedSubscriptions(): Plugin {
   };
 
   const join = (key: string, shared: SharedStream): Channel => {
-    const channel = new Channel(() => {
+    const channel: Channel = new LatestPerKeyQueue<ExecutionResult>(() => {
       shared.channels.delete(channel);
       if (shared.channels.size === 0 && !shared.ended && streams.get(key) === shared) {
         // The last subscriber left before the end: stop the execution (and the scans' follow).
@@ -132,7 +111,7 @@ export function sharedSubscriptions(): Plugin {
         void shared.iterator?.return?.();
       }
     });
-    if (shared.latest) channel.push(shared.latest);
+    for (const [eventKey, result] of shared.latest) channel.push(result, eventKey);
     if (shared.ended) channel.end(shared.ended.error);
     else shared.channels.add(channel);
     return channel;
@@ -140,13 +119,19 @@ export function sharedSubscriptions(): Plugin {
 
   return {
     onSubscribe({ args, subscribeFn, setSubscribeFn }) {
-      const key = keyOf(args.document, args.operationName, args.variableValues);
+      const first = args.contextValue as unknown as GraphQLContext;
+      const key = keyOf(first.caller.key, args.document, args.operationName, args.variableValues);
       setSubscribeFn(async (subscribeArgs) => {
         let shared = streams.get(key);
         if (!shared) {
           // Not bound to this caller's connection: others will share it (each leaves through its own channel).
           const { signal: _callerSignal, ...shareable } = subscribeArgs as typeof subscribeArgs & { signal?: AbortSignal };
-          const created: SharedStream = { ready: Promise.resolve(subscribeFn(shareable) as Promise<SubscribeResult>), channels: new Set() };
+          const created = { channels: new Set(), latest: new Map() } as unknown as SharedStream;
+          const contextValue: GraphQLContext = {
+            ...createContext(first, first.caller),
+            onSubscriptionEvent: (eventKey) => (created.currentKey = eventKey),
+          };
+          created.ready = Promise.resolve(subscribeFn({ ...shareable, contextValue }) as Promise<SubscribeResult>);
           shared = created;
           streams.set(key, created);
           created.ready.then(

@@ -12,13 +12,13 @@ import type { Logger } from '../log.ts';
 import type { InventoryMirrors } from '../mirror/index.ts';
 import { currentOperation, newOperation, requestIdFrom } from '../operation-context.ts';
 import type { ScanService } from '../scans/service.ts';
+import { createContext } from './context.ts';
 import type { GraphQLContext, Upstreams } from './context.ts';
 import { accessPlugin } from './access.ts';
 import { loggerAuditSink } from './audit.ts';
 import type { AuditSink } from './audit.ts';
-import { toClientError } from './errors.ts';
-import { inventoryReader, staleDataWarnings } from './live-inventory.ts';
-import { createLoaders } from './loaders.ts';
+import { logLevelOf, toClientError } from './errors.ts';
+import { staleDataWarnings } from './live-inventory.ts';
 import { DEFAULT_LIMITS, armorPlugin, callScopePlugin, costPlugin, hideSuggestionsPlugin, maxDirectivesPlugin, subscriptionCapPlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -104,7 +104,7 @@ export function createGatewayYoga({
       debug: (...a) => rootLogger.debug(String(a[0]), { args: a.slice(1) }),
       info: (...a) => rootLogger.info(String(a[0]), { args: a.slice(1) }),
       warn: (...a) => rootLogger.warn(String(a[0]), { args: a.slice(1) }),
-      error: (...a) => rootLogger.error(String(a[0]), { args: a.slice(1) }),
+      error: (...a) => rootLogger[logLevelOf(a[0])](String(a[0]), { args: a.slice(1) }),
     },
     maskedErrors: {
       maskError(error) {
@@ -116,33 +116,11 @@ export function createGatewayYoga({
         return clientError;
       },
     },
-    context: (initial: YogaInitialContext & { caller?: Caller; req?: { headers: Record<string, string | string[] | undefined> } }): Omit<GraphQLContext, never> => {
-      const partialErrors: GraphQLError[] = [];
+    context: (initial: YogaInitialContext & { caller?: Caller; req?: { headers: Record<string, string | string[] | undefined> } }): GraphQLContext => {
       // HTTP requests bring their record; a WebSocket operation starts one here.
       const operation = currentOperation() ?? newOperation(requestIdFrom(initial.req?.headers['x-request-id']), 'ws');
       const logger = rootLogger.child({ requestId: operation.requestId });
-      const caller = initial.caller ?? anonymousCaller();
-      const callerUpstreams = upstreams.forCaller(caller);
-      const callerScans = callerUpstreams === upstreams ? scans : scans.forCaller((vcenter) => callerUpstreams.get(vcenter));
-      const inventory = inventoryReader(mirrors, caller);
-      return {
-        caller,
-        upstreams: callerUpstreams,
-        loaders: createLoaders(callerUpstreams, callerScans, inventory),
-        scans: callerScans,
-        ...(mirrors ? { mirrors } : {}),
-        ...(inventory ? { inventory } : {}),
-        logger,
-        audit,
-        operation,
-        partialErrors,
-        reportPartialFailure(error, path, vcenter) {
-          const { error: clientError, unexpected } = toClientError(error, { path });
-          if (unexpected) logger.error('unexpected error reading a vCenter', { vcenter, error });
-          else logger.warn('vCenter failed; answering with the others', { vcenter, code: clientError.extensions['code'] });
-          partialErrors.push(clientError);
-        },
-      };
+      return createContext({ upstreams, scans, logger, audit, operation, ...(mirrors ? { mirrors } : {}) }, initial.caller ?? anonymousCaller());
     },
     plugins: [
       accessPlugin(),

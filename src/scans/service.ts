@@ -2,9 +2,8 @@
  * Patch scans as the gateway knows them: starting ScanHostPatchV2_Task on hosts, reading
  * and cancelling the Tasks, and following them live through one TaskWatcher per vCenter.
  */
-import { Repeater } from 'graphql-yoga';
 import type { Logger } from '../log.ts';
-import { silentLogger } from '../log.ts';
+import { redactUrlQuery, silentLogger } from '../log.ts';
 import type {
   HostPatchManagerPatchManagerOperationSpec,
   ManagedObjectReference,
@@ -12,6 +11,9 @@ import type {
   VCenterClient,
 } from '../vsphere/index.ts';
 import { moRef, propsOf } from '../vsphere/index.ts';
+import { DepotPolicy } from './depots.ts';
+import type { DepotPolicyOptions } from './depots.ts';
+import { LatestPerKeyQueue } from './latest-queue.ts';
 import { TaskWatcher, isTerminal } from './task-watcher.ts';
 import type { TaskWatcherOptions } from './task-watcher.ts';
 
@@ -34,6 +36,22 @@ export interface ScanOptions {
   cmdOption?: string | null;
 }
 
+/** A host the gateway can tell cannot be scanned before asking it: the client's mistake, not a failure. */
+export class ScanTargetError extends Error {
+  override name = 'ScanTargetError';
+  constructor(
+    readonly code: 'NOT_FOUND' | 'NOT_SUPPORTED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ScanServiceOptions extends TaskWatcherOptions {
+  /** Which depots and options clients may hand to hosts. */
+  depots?: DepotPolicyOptions;
+}
+
 /** The method name vCenter records in TaskInfo.name for a patch scan. */
 export const SCAN_TASK_NAME = 'ScanHostPatchV2_Task';
 
@@ -43,13 +61,14 @@ export class ScanService {
   /** Stops of the live subscriber streams, so that shutdown can complete them. */
   private readonly streams = new Set<() => void>();
   private readonly logger: Logger;
+  private readonly watcherOptions: TaskWatcherOptions;
+  readonly depots: DepotPolicy;
 
-  constructor(
-    clients: readonly VCenterClient[],
-    private readonly watcherOptions: TaskWatcherOptions = {},
-  ) {
+  constructor(clients: readonly VCenterClient[], { depots, ...watcherOptions }: ScanServiceOptions = {}) {
     this.clients = new Map(clients.map((c) => [c.name, c]));
+    this.watcherOptions = watcherOptions;
     this.logger = watcherOptions.logger ?? silentLogger;
+    this.depots = new DepotPolicy(depots);
   }
 
   /** Set on a caller's view (forCaller): the client that acts as that caller on a vCenter. */
@@ -88,8 +107,11 @@ export class ScanService {
     return watcher;
   }
 
-  /** Each host's HostPatchManager, in one PropertyCollector call. Hosts vCenter does not know are absent. */
-  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string>> {
+  /**
+   * Each host's HostPatchManager, in one PropertyCollector call: null for a host without one
+   * (the property is optional); hosts vCenter does not know are absent.
+   */
+  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string | null>> {
     const objects = await this.client(vcenter).retrieveProperties([
       {
         _typeName: 'PropertyFilterSpec',
@@ -98,10 +120,10 @@ export class ScanService {
         reportMissingObjectsInResults: true,
       },
     ]);
-    const managers = new Map<string, string>();
+    const managers = new Map<string, string | null>();
     for (const object of objects) {
       const manager = propsOf(object)['configManager.patchManager'] as ManagedObjectReference | undefined;
-      if (manager) managers.set(object.obj.value, manager.value);
+      managers.set(object.obj.value, manager?.value ?? null);
     }
     return managers;
   }
@@ -118,7 +140,8 @@ export class ScanService {
     return Promise.all(
       hostMoIds.map(async (host): Promise<ScanStartOutcome> => {
         const manager = managers.get(host);
-        if (!manager) return { host, error: new Error(`Host ${host} does not exist in vCenter ${vcenter}`) };
+        if (manager === undefined) return { host, error: new ScanTargetError('NOT_FOUND', `Host ${host} does not exist in vCenter ${vcenter}`) };
+        if (manager === null) return { host, error: new ScanTargetError('NOT_SUPPORTED', `Host ${host} has no patch manager`) };
         try {
           const task = await client.invoke<ManagedObjectReference>(
             'HostPatchManager',
@@ -127,7 +150,7 @@ export class ScanService {
             { metaUrls: [...metaUrls], ...(spec ? { spec } : {}) },
             { idempotent: false },
           );
-          this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls });
+          this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls: metaUrls.map(redactUrlQuery) });
           return { host, task: task.value };
         } catch (error) {
           return { host, error };
@@ -194,41 +217,53 @@ export class ScanService {
    * error when a vCenter stays unreachable.
    */
   follow(refs: readonly ScanRef[], initial: ReadonlyMap<string, TaskInfo>): AsyncIterableIterator<ScanEvent> {
-    return new Repeater<ScanEvent>(async (push, stop) => {
-      const end = () => stop();
-      this.streams.add(end);
-      const lastSent = new Map<string, TaskInfo>();
-      const open = new Set(refs.map(scanKey));
-      const send = (ref: ScanRef, info: TaskInfo) => {
-        const key = scanKey(ref);
-        const last = lastSent.get(key);
-        if (!open.has(key)) return;
-        if (last && last.state === info.state && (info.progress ?? 0) <= (last.progress ?? 0) && !isTerminal(info)) return;
-        if (last && stateRank(info.state) < stateRank(last.state)) return;
-        lastSent.set(key, info);
-        void push({ ...ref, info });
-        if (isTerminal(info)) {
-          open.delete(key);
-          if (open.size === 0) stop();
-        }
-      };
-      for (const ref of refs) {
-        const info = initial.get(scanKey(ref));
-        if (info) send(ref, info);
+    let unfollows: (() => void)[] = [];
+    const finish = () => {
+      this.streams.delete(end);
+      for (const unfollow of unfollows) unfollow();
+      unfollows = [];
+    };
+    // Unread changes of a scan collapse into its newest state: a subscriber that reads slowly
+    // holds one pending event per scan, and the watch loop that feeds every follower never
+    // waits for it nor fails because of it. A terminal state is a scan's last, so never lost.
+    const stream = new LatestPerKeyQueue<ScanEvent>(finish);
+    const end = (error?: unknown) => {
+      stream.end(error);
+      finish();
+    };
+    this.streams.add(end);
+    const lastSent = new Map<string, TaskInfo>();
+    const open = new Set(refs.map(scanKey));
+    const send = (ref: ScanRef, info: TaskInfo) => {
+      const key = scanKey(ref);
+      const last = lastSent.get(key);
+      if (!open.has(key) || stream.isEnded) return;
+      if (last && last.state === info.state && (info.progress ?? 0) <= (last.progress ?? 0) && !isTerminal(info)) return;
+      if (last && stateRank(info.state) < stateRank(last.state)) return;
+      lastSent.set(key, info);
+      stream.push({ ...ref, info }, key);
+      if (isTerminal(info)) {
+        open.delete(key);
+        if (open.size === 0) end();
       }
-      const unfollows = refs
+    };
+    for (const ref of refs) {
+      const info = initial.get(scanKey(ref));
+      if (info) send(ref, info);
+    }
+    if (!stream.isEnded) {
+      unfollows = refs
         .filter((ref) => open.has(scanKey(ref)))
         .map((ref) =>
           this.watcher(ref.vcenter).follow(
             ref.taskMoId,
             (info) => send(ref, info),
-            (error) => stop(error),
+            (error) => end(error),
           ),
         );
-      await stop;
-      this.streams.delete(end);
-      for (const unfollow of unfollows) unfollow();
-    });
+      if (stream.isEnded) finish(); // ended while subscribing: release what was just followed
+    }
+    return stream;
   }
 
   /** Watch loops and followed tasks per vCenter (diagnostics and tests). */

@@ -182,6 +182,12 @@ export class TaskWatcher {
           this.resetFilters();
           continue;
         }
+        if (this.mode === 'wait' && this.client.sessionGeneration('vim') !== this.filterGeneration()) {
+          // The wait was refused because its session expired, and the session is renewed now:
+          // the filters died with the old one. Recreate them in the new session and wait again.
+          this.resetFilters();
+          continue;
+        }
         failures++;
         failingSince ??= Date.now();
         this.logger.warn('task watcher round trip failed; retrying', { error: String(error), failures });
@@ -206,7 +212,7 @@ export class TaskWatcher {
         collector,
         'WaitForUpdatesEx',
         { version: this.version, options: { _typeName: 'WaitOptions', maxWaitSeconds: this.opts.maxWaitSeconds } },
-        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000, urgent: true },
+        { idempotent: true, timeoutMs: (this.opts.maxWaitSeconds + 15) * 1_000, urgent: true, sessionBound: true },
       );
     } catch (error) {
       // CancelWaitForUpdates (nobody follows any more) ends the wait with RequestCanceled.
@@ -299,11 +305,20 @@ export class TaskWatcher {
     if (last && last.state === info.state && (info.progress ?? 0) < (last.progress ?? 0)) return; // progress never goes back
     if (last && last.state === info.state && last.progress === info.progress && !isTerminal(info)) return;
     task.last = info;
-    for (const f of [...task.followers]) f.onInfo(info);
+    for (const f of [...task.followers]) this.notify(() => f.onInfo(info));
     if (isTerminal(info) && task.filter) {
       // Nothing more to follow: release the filter now, off the wait loop's path.
       this.release(task.filter.moId);
       task.filter = undefined;
+    }
+  }
+
+  /** One follower's failing listener must not keep the change from the others nor stop the loop. */
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.logger.error('a task follower failed to take an update', { error });
     }
   }
 
@@ -323,7 +338,7 @@ export class TaskWatcher {
   private failTask(task: WatchedTask, error: Error): void {
     if (isTerminal(task.last)) return;
     this.tasks.delete(task.moId);
-    for (const f of [...task.followers]) f.onFailure(error);
+    for (const f of [...task.followers]) this.notify(() => f.onFailure(error));
   }
 
   private failAll(error: Error): void {

@@ -25,6 +25,13 @@ export interface SimStats {
   runningTasks: number;
   /** Injected faults by kind: latency, http503, http500, fault:<VimFaultType>, hang, reset, down. */
   faultsInjected: Record<string, number>;
+  /** Faults the VI/JSON API answered by itself (not injected), by fault type, e.g. InvalidCollectorVersion. */
+  faultsAnswered: Record<string, number>;
+  /**
+   * What the newest ScanHostPatchV2_Task received as its operation spec (null without one):
+   * the depot user name and whether a password came along, never the password itself.
+   */
+  lastScanSpec: { userName: string | null; passwordSent: boolean; proxy: string | null; cmdOption: string | null } | null;
 }
 
 /** Live state the recorder does not own, read at snapshot time. */
@@ -46,6 +53,8 @@ export class StatsRecorder {
   private waiting = 0;
   private peakWaiting = 0;
   private faults = new Map<string, number>();
+  private answered = new Map<string, number>();
+  private scanSpec: SimStats['lastScanSpec'] = null;
 
   /** Called once per request with its route template (never for /_sim/). */
   count(method: string, route: string): void {
@@ -76,6 +85,14 @@ export class StatsRecorder {
     this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
   }
 
+  faultAnswered(type: string): void {
+    this.answered.set(type, (this.answered.get(type) ?? 0) + 1);
+  }
+
+  scanSpecReceived(spec: SimStats['lastScanSpec']): void {
+    this.scanSpec = spec;
+  }
+
   snapshot(live: LiveCounts): SimStats {
     const sorted = (m: Map<string, number>): Record<string, number> => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
     return {
@@ -92,6 +109,8 @@ export class StatsRecorder {
       liveTasks: live.tasks.live,
       runningTasks: live.tasks.running,
       faultsInjected: sorted(this.faults),
+      faultsAnswered: sorted(this.answered),
+      lastScanSpec: this.scanSpec && { ...this.scanSpec },
     };
   }
 
@@ -104,5 +123,7 @@ export class StatsRecorder {
     // Calls still waiting stay counted; the peak restarts from them.
     this.peakWaiting = this.waiting;
     this.faults.clear();
+    this.answered.clear();
+    this.scanSpec = null;
   }
 }

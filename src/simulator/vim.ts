@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { accessOf } from './authz.ts';
 import type { Authorization } from './authz.ts';
 import { VimFault, fault } from './faults.ts';
+import type { SimStats } from './stats.ts';
 import { headerValue, readBody, sendEmpty, sendJson } from './http.ts';
 import type { VCenterInventory } from './inventory.ts';
 import type { MoRef } from './inventory.ts';
@@ -288,6 +289,7 @@ const METHODS: Record<string, Record<string, Method>> = {
         requirePrivilege(c.ctx, c.target, 'System.Read');
         const metaUrls = stringList(c.body.metaUrls, 'metaUrls');
         const bundleUrls = stringList(c.body.bundleUrls, 'bundleUrls');
+        c.deps.stats.scanSpecReceived(observedSpec(c.body.spec));
         if (host.connectionState !== 'connected') throw fault.invalidState('The operation is not allowed in the current state.');
         const running = c.ctx.tasks.forEntity(host.moId).find((t) => t.name === 'ScanHostPatchV2_Task' && !isTerminal(t, Date.now()));
         if (running) throw fault.taskInProgress({ type: 'Task', value: running.moId });
@@ -356,6 +358,14 @@ const METHODS: Record<string, Record<string, Method>> = {
 export function vimRouteTemplate(method: string, type: string, member: string): string {
   const known = method === 'GET' ? PROPERTIES[type]?.includes(member) : METHODS[type]?.[member] !== undefined;
   return known ? `/sdk/vim25/{release}/${type}/{moId}/${member}` : '/sdk/vim25/{release}/{type}/{moId}/{member}';
+}
+
+/** What /_sim/stats may show of a HostPatchManagerPatchManagerOperationSpec: never the password. */
+function observedSpec(spec: unknown): SimStats['lastScanSpec'] {
+  if (!spec || typeof spec !== 'object') return null;
+  const s = spec as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return { userName: text(s['userName']), passwordSent: typeof s['password'] === 'string' && s['password'] !== '', proxy: text(s['proxy']), cmdOption: text(s['cmdOption']) };
 }
 
 function sendFault(res: ServerResponse, f: VimFault): void {
@@ -430,6 +440,7 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
     return route;
   } catch (e) {
     if (e instanceof VimFault) {
+      deps.stats.faultAnswered(String(e.body._typeName));
       sendFault(res, e);
       return route;
     }

@@ -16,6 +16,8 @@ export interface TransportOptions {
   /** Origin, e.g. `https://vc.example.com` (no trailing slash). */
   baseUrl: string;
   caPem?: string;
+  /** Trust only caPem, not the public roots. */
+  caPin?: boolean;
   insecure?: boolean;
   timeoutMs: number;
   maxConcurrentRequests: number;
@@ -183,7 +185,7 @@ export class HttpTransport {
     const connect: Record<string, unknown> = { timeout: opts.timeoutMs };
     // One secure context per vCenter: built per connection, parsing the system roots plus the
     // vCenter's CA costs milliseconds of CPU on every new TLS connection.
-    if (opts.caPem) connect.secureContext = createSecureContext({ ca: [...rootCertificates, opts.caPem] });
+    if (opts.caPem) connect.secureContext = createSecureContext({ ca: opts.caPin ? [opts.caPem] : [...rootCertificates, opts.caPem] });
     if (opts.insecure) {
       connect.rejectUnauthorized = false;
       opts.logger.warn('TLS certificate verification is DISABLED for this vCenter (insecure: true)', { vcenter: opts.name, url: opts.baseUrl });
@@ -346,7 +348,7 @@ export class HttpTransport {
     if (tls) {
       return mk('TLS_ERROR',
         `${where}: TLS verification of ${this.opts.baseUrl} failed (${tls}). ` +
-        `Set the vCenter's CA certificate file (caPem) for this endpoint; disabling verification (insecure) is not recommended.`,
+        `Set the vCenter's CA certificate file (caFile) for this vCenter in the configuration; disabling verification (insecure) is not recommended.`,
         false);
     }
     if (aborted || codes.some((c) => TIMEOUT_CODES.has(c))) {

@@ -29,6 +29,8 @@ export interface VCenterEndpoint {
   password: string;
   /** Extra trusted CA(s), PEM; verification stays ON (Node's default roots stay trusted too). */
   caPem?: string;
+  /** Trust only caPem for this vCenter: the public roots are not trusted. */
+  caPin?: boolean;
   /** Explicit opt-in to skip TLS verification; logged as a warning at construction. */
   insecure?: boolean;
   /** Per upstream call (connect + headers + body), default 15000. */
@@ -120,6 +122,7 @@ export class VCenterClient {
       breaker: { ...DEFAULT_BREAKER, ...options.breaker },
     };
     if (endpoint.caPem) transportOpts.caPem = endpoint.caPem;
+    if (endpoint.caPem && endpoint.caPin) transportOpts.caPin = true;
     if (endpoint.insecure) transportOpts.insecure = true;
     if (options.onUpstreamCall) transportOpts.onUpstreamCall = options.onUpstreamCall;
     this.transport = shared?.transport ?? new HttpTransport(transportOpts);
@@ -140,7 +143,11 @@ export class VCenterClient {
    * this vCenter's connection pool, concurrency cap and circuit breaker.
    */
   forUser(user: { username: string; password: string }): VCenterClient {
-    if (this.shared) throw new Error('forUser is called on the service client');
+    if (this.shared) {
+      // Already this user's client (a context built from another context of the same caller).
+      if (user.username === this.endpoint.username && user.password === this.endpoint.password) return this;
+      throw new Error('forUser is called on the service client');
+    }
     this.users ??= new UserClientPool<VCenterClient>(
       (cred) =>
         new VCenterClient({ ...this.endpoint, username: cred.username, password: cred.password }, this.options, {

@@ -41,6 +41,12 @@ export interface InvokeOptions {
   timeoutMs?: number;
   /** Goes ahead of queued calls when the vCenter's concurrency cap is reached. */
   urgent?: boolean;
+  /**
+   * The body only means something in the session it was built for (WaitForUpdatesEx's
+   * version): after a renewal the call is not replayed; the caller gets the expiry error and
+   * rebuilds its session state first.
+   */
+  sessionBound?: boolean;
 }
 
 interface CallResult<T> {
@@ -195,7 +201,7 @@ export class VimClient extends SessionedClient {
   }
 
   /** One authenticated call with session reuse/renewal and (for idempotent calls) retries. */
-  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, { idempotent = false, timeoutMs, urgent }: InvokeOptions): Promise<CallResult<T>> {
+  private async call<T>(method: 'GET' | 'POST', rel: string, json: unknown, { idempotent = false, timeoutMs, urgent, sessionBound = false }: InvokeOptions): Promise<CallResult<T>> {
     const path = `${await this.base()}${rel}`;
     return withSession(
       this.slot(),
@@ -210,6 +216,7 @@ export class VimClient extends SessionedClient {
           { idempotent, policy: this.ctx.retry, logger: this.ctx.logger, what: `VI/JSON ${method} ${rel}` },
         ),
       VimClient.isExpired,
+      !sessionBound,
     );
   }
 

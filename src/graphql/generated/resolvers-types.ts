@@ -19,20 +19,29 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
 };
 
+/** A vendor add-on. */
 export type AddOn = {
   __typename?: 'AddOn';
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** Version shown to people. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** Add-on name. */
   name: Scalars['String']['output'];
+  /** The vendor publishing the add-on. */
   vendor?: Maybe<Scalars['String']['output']>;
+  /** Add-on version. */
   version: Scalars['String']['output'];
 };
 
+/** An ESXi base image. */
 export type BaseImage = {
   __typename?: 'BaseImage';
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
   /** Marketing version, e.g. 8.0 U3b. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** When the base image was released. */
   releaseDate?: Maybe<Scalars['DateTime']['output']>;
   /** Full version, e.g. 8.0.3-0.35.24280767. */
   version: Scalars['String']['output'];
@@ -46,10 +55,13 @@ export type Cluster = Node & {
    * managed with a single image.
    */
   desiredSoftware?: Maybe<SoftwareInfo>;
+  /** Whether vSphere DRS is enabled. */
   drsEnabled: Scalars['Boolean']['output'];
+  /** Whether vSphere HA is enabled. */
   haEnabled: Scalars['Boolean']['output'];
   /** Hosts in this cluster; null with an error when vCenter cannot be read. */
   hosts?: Maybe<HostConnection>;
+  /** Global ID of the cluster. */
   id: Scalars['ID']['output'];
   /**
    * The software images the cluster's hosts last reported (vLCM installed-images
@@ -58,7 +70,9 @@ export type Cluster = Node & {
   installedImages?: Maybe<InstalledImageInfo>;
   /** Managed object ID, e.g. domain-c8. */
   moId: Scalars['String']['output'];
+  /** The cluster name as vCenter shows it. */
   name: Scalars['String']['output'];
+  /** The vCenter the cluster belongs to. */
   vcenter: VCenter;
 };
 
@@ -70,21 +84,29 @@ export type ClusterHostsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A page of clusters (Relay cursor connection). */
 export type ClusterConnection = {
   __typename?: 'ClusterConnection';
+  /** The clusters of this page with their cursors. */
   edges: Array<ClusterEdge>;
+  /** The clusters of this page. */
   nodes: Array<Cluster>;
+  /** Where this page is in the list. */
   pageInfo: PageInfo;
   /** Number of clusters matching the filter, over all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** A cluster and its position in a list. */
 export type ClusterEdge = {
   __typename?: 'ClusterEdge';
+  /** Opaque position of this cluster in the list. */
   cursor: Scalars['String']['output'];
+  /** The cluster. */
   node: Cluster;
 };
 
+/** Narrows a cluster list; all given conditions must hold. */
 export type ClusterFilter = {
   /** Only these clusters (global IDs). */
   ids?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -96,34 +118,53 @@ export type ClusterFilter = {
   vcenterIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
+/** Input of clusterPatchScanStart. */
 export type ClusterPatchScanStartInput = {
+  /** The cluster (global ID). */
   clusterId: Scalars['ID']['input'];
+  /** URLs of depot metadata.zip files, each on the gateway's depot allowlist. */
   metaUrls: Array<Scalars['String']['input']>;
+  /** Options for the host's patch tool. */
   options?: InputMaybe<PatchScanOptions>;
 };
 
+/** Result of clusterPatchScanStart. */
 export type ClusterPatchScanStartPayload = {
   __typename?: 'ClusterPatchScanStartPayload';
+  /** The scans that started. */
   scans: Array<PatchScan>;
-  /** Hosts of the cluster not scanned (not connected, or vCenter refused), and why. */
+  /**
+   * Hosts of the cluster not scanned (not connected, or vCenter refused), and why. Each host's
+   * failure is reported here only, never also in userErrors.
+   */
   skippedHosts: Array<SkippedHost>;
+  /** Problems with the call itself (input, depot policy, the cluster): nothing was started. */
   userErrors: Array<UserError>;
 };
 
+/** A software component. */
 export type Component = {
   __typename?: 'Component';
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** Version shown to people. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** Component name. */
   name: Scalars['String']['output'];
+  /** The vendor publishing the component. */
   vendor?: Maybe<Scalars['String']['output']>;
+  /** Component version. */
   version?: Maybe<Scalars['String']['output']>;
 };
 
+/** A hardware support package. */
 export type HardwareSupportPackage = {
   __typename?: 'HardwareSupportPackage';
   /** The hardware support manager that provides the package. */
   manager: Scalars['String']['output'];
+  /** Hardware support manager package name. */
   pkg: Scalars['String']['output'];
+  /** Package version. */
   version: Scalars['String']['output'];
 };
 
@@ -132,13 +173,17 @@ export type Host = Node & {
   __typename?: 'Host';
   /** The cluster the host belongs to; null for a standalone host. */
   cluster?: Maybe<Cluster>;
+  /** Whether vCenter is connected to the host. */
   connectionState: HostConnectionState;
+  /** Global ID of the host. */
   id: Scalars['ID']['output'];
+  /** Whether the host is in maintenance mode. */
   inMaintenanceMode: Scalars['Boolean']['output'];
   /** The image this host runs according to its cluster's last installed-images extraction. */
   installedImage?: Maybe<SoftwareInfo>;
   /** Managed object ID, e.g. host-21. */
   moId: Scalars['String']['output'];
+  /** The host name as vCenter shows it. */
   name: Scalars['String']['output'];
   /** Patch scans of this host that vCenter still lists among its recent tasks. */
   patchScans: Array<PatchScan>;
@@ -146,6 +191,7 @@ export type Host = Node & {
   powerState?: Maybe<HostPowerState>;
   /** The ESXi product running on the host (config.product). Null when vCenter has no configuration for the host. */
   product?: Maybe<HostProduct>;
+  /** The vCenter managing the host. */
   vcenter: VCenter;
 };
 
@@ -166,23 +212,31 @@ export type HostChangeKind =
   | 'CHANGED'
   | 'REMOVED';
 
+/** A page of hosts (Relay cursor connection). */
 export type HostConnection = {
   __typename?: 'HostConnection';
+  /** The hosts of this page with their cursors. */
   edges: Array<HostEdge>;
+  /** The hosts of this page. */
   nodes: Array<Host>;
+  /** Where this page is in the list. */
   pageInfo: PageInfo;
   /** Number of hosts matching the filter, over all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** vCenter's connection to a host. */
 export type HostConnectionState =
   | 'CONNECTED'
   | 'DISCONNECTED'
   | 'NOT_RESPONDING';
 
+/** A host and its position in a list. */
 export type HostEdge = {
   __typename?: 'HostEdge';
+  /** Opaque position of this host in the list. */
   cursor: Scalars['String']['output'];
+  /** The host. */
   node: Host;
 };
 
@@ -205,14 +259,17 @@ export type HostFieldChange = {
   field: HostField;
 };
 
+/** Narrows a host list; all given conditions must hold. */
 export type HostFilter = {
   /** Exact ESXi build number, e.g. 24280767. */
   build?: InputMaybe<Scalars['String']['input']>;
   /** Only hosts of these clusters (global IDs). */
   clusterIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Only hosts in one of these connection states. */
   connectionStates?: InputMaybe<Array<HostConnectionState>>;
   /** Only these hosts (global IDs). */
   ids?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Only hosts in (true) or out of (false) maintenance mode. */
   inMaintenanceMode?: InputMaybe<Scalars['Boolean']['input']>;
   /** Case-insensitive substring of the name. */
   nameContains?: InputMaybe<Scalars['String']['input']>;
@@ -223,59 +280,83 @@ export type HostFilter = {
 /** A host and the notifications raised for it. */
 export type HostNotifications = {
   __typename?: 'HostNotifications';
+  /** The host. */
   host: Host;
+  /** What the extraction reported for it. */
   notifications: Notifications;
 };
 
+/** Input of hostPatchScanStart. */
 export type HostPatchScanStartInput = {
+  /** Hosts to scan (global IDs); repeats are scanned once. */
   hostIds: Array<Scalars['ID']['input']>;
-  /** URLs of depot metadata.zip files. */
+  /** URLs of depot metadata.zip files, each on the gateway's depot allowlist. */
   metaUrls: Array<Scalars['String']['input']>;
+  /** Options for the host's patch tool. */
   options?: InputMaybe<PatchScanOptions>;
 };
 
+/** Result of hostPatchScanStart. */
 export type HostPatchScanStartPayload = {
   __typename?: 'HostPatchScanStartPayload';
   /** The scans that started, one per host that accepted it. */
   scans: Array<PatchScan>;
+  /** Problems with the input (nothing starts) or with single hosts (the others start). */
   userErrors: Array<UserError>;
 };
 
+/** A host's power state. */
 export type HostPowerState =
   | 'POWERED_OFF'
   | 'POWERED_ON'
   | 'STANDBY'
   | 'UNKNOWN';
 
+/** The ESXi product a host runs. */
 export type HostProduct = {
   __typename?: 'HostProduct';
+  /** The vSphere API release the host speaks, e.g. 8.0.3.0. */
   apiVersion: Scalars['String']['output'];
+  /** Build number, e.g. 24280767. */
   build: Scalars['String']['output'];
+  /** Name, version and build in one string. */
   fullName: Scalars['String']['output'];
+  /** Product name, e.g. VMware ESXi. */
   name: Scalars['String']['output'];
+  /** The vendor, e.g. VMware, Inc. */
   vendor: Scalars['String']['output'];
+  /** Version, e.g. 8.0.3. */
   version: Scalars['String']['output'];
 };
 
+/** The images of a cluster's hosts, grouped. */
 export type ImageCategories = {
   __typename?: 'ImageCategories';
+  /** The image with the highest version. */
   highestVersionedImage?: Maybe<InstalledImage>;
   /** Images running on hosts, other than the most widely used and the highest versioned ones. */
   hostImageList?: Maybe<Array<InstalledImage>>;
+  /** Whether the most widely used image is also the highest versioned one. */
   isHighestAndWidelyUsedImageEqual: Scalars['Boolean']['output'];
+  /** The image most hosts run. */
   mostWidelyUsedImage?: Maybe<InstalledImage>;
 };
 
 /** One software image and the hosts running it. */
 export type InstalledImage = {
   __typename?: 'InstalledImage';
+  /** Hosts running this image. */
   hosts: Array<Host>;
+  /** What the image consists of. */
   softwareInfo: SoftwareInfo;
 };
 
+/** A host the extraction was asked to check. */
 export type InstalledImageHostInfo = {
   __typename?: 'InstalledImageHostInfo';
+  /** The host. */
   host: Host;
+  /** Whether the host is a vSAN witness. */
   isVsanWitness?: Maybe<Scalars['Boolean']['output']>;
   /** Host name as the extraction recorded it. */
   name: Scalars['String']['output'];
@@ -296,11 +377,13 @@ export type InstalledImageInfo = {
   hostInfo: Array<InstalledImageHostInfo>;
   /** Per-host notifications (errors, orphaned VIBs, ...). */
   hostNotifications: Array<HostNotifications>;
+  /** The images found, grouped: most widely used, highest versioned, the others. */
   imageCategories: ImageCategories;
   /** Notifications of the extraction, by operation. */
   notifications: Array<OperationNotifications>;
   /** VIBs installed on hosts that belong to no component of the image. */
   orphanedVibs: Array<OrphanedVib>;
+  /** Outcome of the extraction. */
   status: InstalledImageStatus;
   /** Hosts whose image was extracted. */
   successfulHosts: Array<Host>;
@@ -310,10 +393,12 @@ export type InstalledImageInfo = {
   unsupportedHosts: Array<Host>;
 };
 
+/** A step of the installed-images extraction. */
 export type InstalledImageOperation =
   | 'ELIGIBILITY_CHECK'
   | 'EXTRACT_INSTALLED_IMAGE';
 
+/** Outcome of an installed-images extraction. */
 export type InstalledImageStatus =
   | 'ELIGIBILITY_CHECK_FAILURE'
   | 'EXTRACT_INSTALLED_IMAGE_FAILURE'
@@ -350,15 +435,20 @@ export type InventoryMirrorState =
   /** Reading the inventory; queries read vCenter live meanwhile. */
   | 'SYNCING';
 
+/** A message with its catalog key and arguments. */
 export type LocalizableMessage = {
   __typename?: 'LocalizableMessage';
+  /** Arguments substituted into the message. */
   args: Array<Scalars['String']['output']>;
+  /** The message in English. */
   defaultMessage: Scalars['String']['output'];
+  /** Message catalog key. */
   id: Scalars['String']['output'];
   /** The message localized by vCenter, when it provides one. */
   localized?: Maybe<Scalars['String']['output']>;
 };
 
+/** Starting and cancelling patch scans. */
 export type Mutation = {
   __typename?: 'Mutation';
   /** Starts a patch scan on every connected host of a cluster. */
@@ -370,16 +460,19 @@ export type Mutation = {
 };
 
 
+/** Starting and cancelling patch scans. */
 export type MutationClusterPatchScanStartArgs = {
   input: ClusterPatchScanStartInput;
 };
 
 
+/** Starting and cancelling patch scans. */
 export type MutationHostPatchScanStartArgs = {
   input: HostPatchScanStartInput;
 };
 
 
+/** Starting and cancelling patch scans. */
 export type MutationPatchScanCancelArgs = {
   input: PatchScanCancelInput;
 };
@@ -390,40 +483,59 @@ export type MutationPatchScanCancelArgs = {
  * its managed object ID.
  */
 export type Node = {
+  /** Globally unique, opaque ID. */
   id: Scalars['ID']['output'];
 };
 
+/** One notification of vLCM. */
 export type Notification = {
   __typename?: 'Notification';
+  /** Notification identifier. */
   id: Scalars['String']['output'];
+  /** What happened. */
   message: LocalizableMessage;
+  /** The component that raised it. */
   originator?: Maybe<Scalars['String']['output']>;
+  /** What to do about it, when vCenter says. */
   resolution?: Maybe<LocalizableMessage>;
+  /** Whether retrying the operation may succeed. */
   retriable?: Maybe<Scalars['Boolean']['output']>;
+  /** When it was raised. */
   time: Scalars['DateTime']['output'];
+  /** Severity. */
   type?: Maybe<NotificationType>;
 };
 
+/** Severity of a notification. */
 export type NotificationType =
   | 'ERROR'
   | 'INFO'
   | 'WARNING';
 
+/** Notifications by severity. */
 export type Notifications = {
   __typename?: 'Notifications';
+  /** Errors. */
   errors: Array<Notification>;
+  /** Informational notifications. */
   info: Array<Notification>;
+  /** Warnings. */
   warnings: Array<Notification>;
 };
 
+/** The notifications of one extraction step. */
 export type OperationNotifications = {
   __typename?: 'OperationNotifications';
+  /** What that step reported. */
   notifications: Notifications;
+  /** The extraction step. */
   operation: InstalledImageOperation;
 };
 
+/** A VIB that belongs to no component of the image. */
 export type OrphanedVib = {
   __typename?: 'OrphanedVib';
+  /** Hosts with this VIB installed. */
   hosts: Array<Host>;
   /** The VIB name without the version. */
   name: Scalars['String']['output'];
@@ -436,16 +548,22 @@ export type OrphanedVib = {
 /** Relay cursor-connection page information. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** Cursor of the last item of this page: pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether more items follow this page. */
   hasNextPage: Scalars['Boolean']['output'];
+  /** Whether items precede this page (true on every page after the first). */
   hasPreviousPage: Scalars['Boolean']['output'];
+  /** Cursor of the first item of this page; null when the page is empty. */
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+/** Installation state of a patch. */
 export type PatchInstallState =
   | 'HOST_RESTARTED'
   | 'IMAGE_ACTIVE';
 
+/** The result of a depot's signature check. */
 export type PatchIntegrity =
   | 'DIGEST_MISMATCH'
   | 'KEY_EXPIRED'
@@ -455,6 +573,7 @@ export type PatchIntegrity =
   | 'VALIDATED'
   | 'VALIDATION_ERROR';
 
+/** Why a patch does not apply to a host. */
 export type PatchNotApplicableReason =
   | 'CONFLICT_LIB'
   | 'CONFLICT_PATCH'
@@ -469,59 +588,102 @@ export type PatchNotApplicableReason =
  */
 export type PatchScan = Node & {
   __typename?: 'PatchScan';
+  /** Whether vCenter still accepts a cancel of this scan (patchScanCancel). */
   cancelable: Scalars['Boolean']['output'];
+  /** Whether a cancel was requested. */
   cancelled: Scalars['Boolean']['output'];
+  /** When the scan finished; null until then. */
   completedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Why the scan failed (state ERROR). */
   error?: Maybe<PatchScanError>;
+  /** The scanned host. */
   host: Host;
+  /** Global ID of the scan. */
   id: Scalars['ID']['output'];
   /** Percent done, 0 to 100, while running; 100 once finished successfully. */
   progress?: Maybe<Scalars['Int']['output']>;
+  /** When vCenter queued the scan. */
   queuedAt: Scalars['DateTime']['output'];
   /** What the scan found (state SUCCESS). */
   result?: Maybe<PatchScanResult>;
+  /** When the scan started running; null while queued. */
   startedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Where the scan is: queued, running, or finished (SUCCESS or ERROR). */
   state: PatchScanState;
   /** The vCenter Task's managed object ID, e.g. task-301. */
   taskMoId: Scalars['String']['output'];
 };
 
+/** Input of patchScanCancel. */
 export type PatchScanCancelInput = {
+  /** The scan (global ID). */
   id: Scalars['ID']['input'];
 };
 
+/** Result of patchScanCancel. */
 export type PatchScanCancelPayload = {
   __typename?: 'PatchScanCancelPayload';
+  /** The scan as it is after the cancel request; null when it does not exist. */
   scan?: Maybe<PatchScan>;
+  /** Why the scan was not cancelled. */
   userErrors: Array<UserError>;
 };
 
+/** Why a scan ended in ERROR. */
 export type PatchScanError = {
   __typename?: 'PatchScanError';
-  /** The vSphere fault type, e.g. PlatformConfigFault or RequestCanceled. */
-  code: Scalars['String']['output'];
+  /** What went wrong, as far as the gateway can tell; OTHER for any other fault (see fault). */
+  code: PatchScanErrorCode;
+  /** The vSphere fault type as vCenter reported it, e.g. PlatformConfigFault or RequestCanceled. */
+  fault: Scalars['String']['output'];
+  /**
+   * A short summary. Depot failures are summarized by the gateway (the host's own text can
+   * carry depot URLs and their credentials or tokens), not passed through.
+   */
   message: Scalars['String']['output'];
 };
 
+/** Why a scan ended in ERROR (PatchScanError.code). */
+export type PatchScanErrorCode =
+  /** The scan was cancelled (RequestCanceled). */
+  | 'CANCELLED'
+  /** Any other problem reading the depot (PlatformConfigFault). */
+  | 'DEPOT_ERROR'
+  /** The depot answered, but not with metadata at that URL (e.g. HTTP 404). */
+  | 'DEPOT_NOT_FOUND'
+  /** The host refused the depot's TLS certificate. */
+  | 'DEPOT_TLS_ERROR'
+  /** The host could not reach the depot (name resolution, connection, timeout). */
+  | 'DEPOT_UNREACHABLE'
+  /** The host cannot fetch a URL of that kind. */
+  | 'DEPOT_UNSUPPORTED_URL'
+  /** Any other fault; its type is in PatchScanError.fault. */
+  | 'OTHER';
+
 /** Options handed to the host's patch tool (HostPatchManagerPatchManagerOperationSpec). */
 export type PatchScanOptions = {
+  /** Extra options for the host's patch tool. Refused (OPTION_NOT_ALLOWED) unless the gateway configuration allows it (depots.allowCmdOption). */
   cmdOption?: InputMaybe<Scalars['String']['input']>;
   /** Sent to vCenter only; never logged or returned. */
   password?: InputMaybe<Scalars['String']['input']>;
+  /** Port of the proxy. */
   port?: InputMaybe<Scalars['Int']['input']>;
-  /** Proxy for reaching the depot. */
+  /** Proxy for reaching the depot. Refused (OPTION_NOT_ALLOWED) unless the gateway configuration allows it (depots.allowProxy). */
   proxy?: InputMaybe<Scalars['String']['input']>;
+  /** User name for the depot. */
   userName?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** What a successful scan found. */
 export type PatchScanResult = {
   __typename?: 'PatchScanResult';
+  /** One entry per patch (bulletin) of the depot. */
   patches: Array<PatchStatus>;
   /** Version of vCenter's scan result schema. */
   version?: Maybe<Scalars['String']['output']>;
 };
 
+/** The state of a scan's vCenter Task. */
 export type PatchScanState =
   | 'ERROR'
   | 'QUEUED'
@@ -531,26 +693,40 @@ export type PatchScanState =
 /** The status of one patch (bulletin) of the depot on the scanned host. */
 export type PatchStatus = {
   __typename?: 'PatchStatus';
+  /** Whether the patch applies to the host. */
   applicable: Scalars['Boolean']['output'];
+  /** Bulletin ID, e.g. ESXi80U3-24280767. */
   id: Scalars['String']['output'];
+  /** Installation states of an installed patch. */
   installState: Array<PatchInstallState>;
+  /** Whether the patch is installed on the host. */
   installed: Scalars['Boolean']['output'];
+  /** The result of the depot signature check, when the host made one. */
   integrity?: Maybe<PatchIntegrity>;
+  /** Patches that must be installed first. */
   prerequisitePatches: Array<PrerequisitePatch>;
   /** Why the patch does not apply. */
   reasons: Array<PatchNotApplicableReason>;
+  /** Installing requires reconnecting the host to vCenter. */
   reconnectRequired: Scalars['Boolean']['output'];
+  /** Installing requires a host restart. */
   restartRequired: Scalars['Boolean']['output'];
+  /** Bulletins this patch supersedes. */
   supersededPatchIds: Array<Scalars['String']['output']>;
+  /** Installing requires the host's virtual machines to be powered off. */
   vmOffRequired: Scalars['Boolean']['output'];
 };
 
+/** A patch another one needs. */
 export type PrerequisitePatch = {
   __typename?: 'PrerequisitePatch';
+  /** Bulletin ID. */
   id: Scalars['String']['output'];
+  /** Its installation states on the host. */
   installState: Array<PatchInstallState>;
 };
 
+/** Reading the fleet. */
 export type Query = {
   __typename?: 'Query';
   /** Clusters across every vCenter, ordered by vCenter then managed object ID. */
@@ -566,6 +742,7 @@ export type Query = {
 };
 
 
+/** Reading the fleet. */
 export type QueryClustersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ClusterFilter>;
@@ -573,6 +750,7 @@ export type QueryClustersArgs = {
 };
 
 
+/** Reading the fleet. */
 export type QueryHostsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<HostFilter>;
@@ -580,41 +758,61 @@ export type QueryHostsArgs = {
 };
 
 
+/** Reading the fleet. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Reading the fleet. */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
 
+/** A host of a cluster that was not scanned. */
 export type SkippedHost = {
   __typename?: 'SkippedHost';
+  /** Why, for programs (HOST_NOT_CONNECTED, TASK_IN_PROGRESS, ...). */
+  code: UserErrorCode;
+  /** The host. */
   host: Host;
+  /** Why, for people. */
   reason: Scalars['String']['output'];
 };
 
 /** An ESXi software specification: base image, vendor add-on, components, solutions. */
 export type SoftwareInfo = {
   __typename?: 'SoftwareInfo';
+  /** The vendor add-on, if any. */
   addOn?: Maybe<AddOn>;
+  /** The ESXi base image. */
   baseImage: BaseImage;
+  /** Components beyond the base image and add-on. */
   components: Array<Component>;
+  /** Hardware support packages. */
   hardwareSupport: Array<HardwareSupportPackage>;
+  /** Components removed from the base image or add-on. */
   removedComponents: Array<Component>;
+  /** Solutions (e.g. vSphere HA) and their components. */
   solutions: Array<Solution>;
 };
 
+/** A solution (e.g. vSphere HA) and its components. */
 export type Solution = {
   __typename?: 'Solution';
+  /** Components the solution consists of. */
   components: Array<Scalars['String']['output']>;
+  /** Name shown to people. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** Version shown to people. */
   displayVersion?: Maybe<Scalars['String']['output']>;
+  /** Solution name. */
   name: Scalars['String']['output'];
+  /** Solution version. */
   version: Scalars['String']['output'];
 };
 
+/** Following patch scans live. */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -633,11 +831,13 @@ export type Subscription = {
 };
 
 
+/** Following patch scans live. */
 export type SubscriptionHostsChangedArgs = {
   filter?: InputMaybe<HostFilter>;
 };
 
 
+/** Following patch scans live. */
 export type SubscriptionPatchScanUpdatedArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
@@ -645,11 +845,52 @@ export type SubscriptionPatchScanUpdatedArgs = {
 /** A problem with the input of a mutation, or with one of its items. */
 export type UserError = {
   __typename?: 'UserError';
-  code: Scalars['String']['output'];
+  /** What is wrong, for programs. */
+  code: UserErrorCode;
   /** Path to the input field, e.g. ["hostIds", "2"]. */
   field?: Maybe<Array<Scalars['String']['output']>>;
+  /** What is wrong, for people. */
   message: Scalars['String']['output'];
+  /** When vCenter refused: the vSphere fault type it answered (any value, including ones the gateway does not know). */
+  upstreamFault?: Maybe<Scalars['String']['output']>;
 };
+
+/** Kinds of UserError. */
+export type UserErrorCode =
+  /** The input is malformed or out of bounds. */
+  | 'BAD_USER_INPUT'
+  /** The depot URL is not on the gateway's depot allowlist (or is not written canonically). */
+  | 'DEPOT_NOT_ALLOWED'
+  /** vCenter refused the call for lack of permission. */
+  | 'FORBIDDEN'
+  /** The host is not connected to vCenter. */
+  | 'HOST_NOT_CONNECTED'
+  /** The gateway failed unexpectedly (logged for operators). */
+  | 'INTERNAL_SERVER_ERROR'
+  /** The scan cannot be cancelled (finished, or not cancelable). */
+  | 'NOT_CANCELABLE'
+  /** The object named does not exist (any more). */
+  | 'NOT_FOUND'
+  /** The host cannot run patch scans (vCenter lists no patch manager for it). */
+  | 'NOT_SUPPORTED'
+  /** The option is an operator setting the gateway configuration does not allow clients to set. */
+  | 'OPTION_NOT_ALLOWED'
+  /** A scan already runs on the host. */
+  | 'TASK_IN_PROGRESS'
+  /** The vCenter's certificate was refused. */
+  | 'TLS_ERROR'
+  /** Hosts × depot URLs of the call exceed the gateway's bound on depot fetches per call. */
+  | 'TOO_MANY_DEPOT_FETCHES'
+  /** vCenter refused the gateway's credentials. */
+  | 'UNAUTHENTICATED'
+  /** vCenter failed in another way; see upstreamFault. */
+  | 'UPSTREAM_ERROR'
+  /** vCenter did not answer in time. */
+  | 'UPSTREAM_TIMEOUT'
+  /** The vCenter is unavailable (circuit open or unreachable). */
+  | 'VCENTER_UNAVAILABLE'
+  /** The vCenter's VI/JSON API is unavailable. */
+  | 'VIM_API_UNAVAILABLE';
 
 /** A vCenter Server the gateway fronts. */
 export type VCenter = Node & {
@@ -660,6 +901,7 @@ export type VCenter = Node & {
   clusters?: Maybe<ClusterConnection>;
   /** Hosts of this vCenter, including standalone hosts; null with an error when the vCenter cannot be read. */
   hosts?: Maybe<HostConnection>;
+  /** Global ID of the vCenter. */
   id: Scalars['ID']['output'];
   /** The inventory mirror of this vCenter; null when the gateway runs without mirrors. */
   inventory?: Maybe<InventoryMirror>;
@@ -687,18 +929,26 @@ export type VCenterHostsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Product information of a vCenter. */
 export type VCenterAbout = {
   __typename?: 'VCenterAbout';
   /** The vSphere API release, e.g. 8.0.3.0; also the VI/JSON release the gateway uses. */
   apiVersion: Scalars['String']['output'];
+  /** Build number. */
   build: Scalars['String']['output'];
+  /** Name, version and build in one string. */
   fullName: Scalars['String']['output'];
+  /** The vCenter instance's UUID. */
   instanceUuid?: Maybe<Scalars['String']['output']>;
+  /** Product name, e.g. VMware VirtualCenter Server. */
   name: Scalars['String']['output'];
+  /** The vendor, e.g. VMware, Inc. */
   vendor: Scalars['String']['output'];
+  /** Version, e.g. 8.0.3. */
   version: Scalars['String']['output'];
 };
 
+/** Whether the gateway sends a vCenter requests. */
 export type VCenterState =
   | 'AVAILABLE'
   | 'UNAVAILABLE';
@@ -716,6 +966,7 @@ export type VCenterStatus = {
   lastError?: Maybe<Scalars['String']['output']>;
   /** When the state last changed. */
   since: Scalars['DateTime']['output'];
+  /** Whether the gateway sends the vCenter requests now. */
   state: VCenterState;
 };
 
@@ -853,6 +1104,7 @@ export type ResolversTypes = {
   PatchScanCancelInput: PatchScanCancelInput;
   PatchScanCancelPayload: ResolverTypeWrapper<Omit<PatchScanCancelPayload, 'scan'> & { scan?: Maybe<ResolversTypes['PatchScan']> }>;
   PatchScanError: ResolverTypeWrapper<PatchScanError>;
+  PatchScanErrorCode: PatchScanErrorCode;
   PatchScanOptions: PatchScanOptions;
   PatchScanResult: ResolverTypeWrapper<PatchScanResult>;
   PatchScanState: PatchScanState;
@@ -865,6 +1117,7 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UserError: ResolverTypeWrapper<UserError>;
+  UserErrorCode: UserErrorCode;
   VCenter: ResolverTypeWrapper<VCenterModel>;
   VCenterAbout: ResolverTypeWrapper<VCenterAbout>;
   VCenterState: VCenterState;
@@ -1167,7 +1420,8 @@ export type PatchScanCancelPayloadResolvers<ContextType = GraphQLContext, Parent
 };
 
 export type PatchScanErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PatchScanError'] = ResolversParentTypes['PatchScanError']> = {
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['PatchScanErrorCode'], ParentType, ContextType>;
+  fault?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -1204,6 +1458,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
 };
 
 export type SkippedHostResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SkippedHost'] = ResolversParentTypes['SkippedHost']> = {
+  code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
   host?: Resolver<ResolversTypes['Host'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -1231,9 +1486,10 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
 };
 
 export type UserErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = {
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
   field?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamFault?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type VCenterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['VCenter'] = ResolversParentTypes['VCenter']> = {

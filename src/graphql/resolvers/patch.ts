@@ -1,6 +1,9 @@
 /** Patch scans: mutations that start and cancel them, the PatchScan type, the live subscription. */
 import type { GraphQLResolveInfo } from 'graphql';
+import type { DepotPolicy } from '../../scans/depots.ts';
+import { summarizeDepotFault } from '../../scans/depots.ts';
 import type { ScanRef } from '../../scans/service.ts';
+import { ScanTargetError, scanKey } from '../../scans/service.ts';
 import { isTerminal } from '../../scans/task-watcher.ts';
 import type {
   HostPatchManagerResult,
@@ -17,15 +20,17 @@ import type {
   PatchIntegrity,
   PatchInstallState,
   PatchNotApplicableReason,
+  PatchScanError,
   PatchScanOptions,
   PatchScanResolvers,
   PatchScanState,
   SubscriptionResolvers,
   UserError,
+  UserErrorCode,
 } from '../generated/resolvers-types.ts';
 import { fromGlobalId, toGlobalId } from '../ids.ts';
 import { createLoaders, objectKey } from '../loaders.ts';
-import type { PatchScanModel } from '../models.ts';
+import type { PatchScanModel, SkippedHostModel } from '../models.ts';
 import { hostRef, patchScanRef } from '../models.ts';
 
 /** Bounds on one mutation or subscription: each host or scan costs upstream work. */
@@ -36,7 +41,7 @@ export const MAX_URL_LENGTH = 2048;
 export const MAX_OPTION_LENGTH = 1024;
 
 /** The fault types vCenter raises for a scan that cannot start, as userError codes. */
-const FAULT_CODES: Record<string, string> = {
+const FAULT_CODES: Record<string, UserErrorCode> = {
   TaskInProgress: 'TASK_IN_PROGRESS',
   InvalidState: 'HOST_NOT_CONNECTED',
   HostNotConnected: 'HOST_NOT_CONNECTED',
@@ -45,22 +50,29 @@ const FAULT_CODES: Record<string, string> = {
   NotAuthenticated: 'UNAUTHENTICATED',
 };
 
-function userError(message: string, code: string, field?: string[]): UserError {
-  return { message, code, field: field ?? null };
+/** The upstream client's error codes that are UserErrorCode values too. */
+const UPSTREAM_CODES = new Set<string>(['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED', 'VCENTER_UNAVAILABLE', 'VIM_API_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'TLS_ERROR']);
+
+function userError(message: string, code: UserErrorCode, field?: string[], upstreamFault?: string): UserError {
+  return { message, code, field: field ?? null, upstreamFault: upstreamFault ?? null };
 }
 
-/** Turns a per-host upstream failure into a typed userError; never leaks raw internals. */
+/** Turns a per-host failure into a typed userError; never leaks raw internals. */
 function upstreamUserError(error: unknown, field: string[], what: string, ctx: GraphQLContext): UserError {
+  if (error instanceof ScanTargetError) {
+    ctx.logger.debug('patch scan target refused', { code: error.code, field });
+    return userError(`${what}: ${error.message}`, error.code, field);
+  }
   if (isUpstreamError(error)) {
-    const code = (error.fault && FAULT_CODES[error.fault]) ?? error.code;
-    return userError(`${what}: ${error.message}`, code, field);
+    const code = (error.fault ? FAULT_CODES[error.fault] : undefined) ?? (UPSTREAM_CODES.has(error.code) ? (error.code as UserErrorCode) : 'UPSTREAM_ERROR');
+    return userError(`${what}: ${error.message}`, code, field, error.fault);
   }
   ctx.logger.error('unexpected error starting a patch scan', { error });
   return userError(`${what}: unexpected error`, 'INTERNAL_SERVER_ERROR', field);
 }
 
-/** Validates metaUrls and options; returns problems as userErrors rather than throwing. */
-function validateScanInput(metaUrls: readonly string[], options: PatchScanOptions | null | undefined): UserError[] {
+/** Validates metaUrls and options against the depot policy; returns problems as userErrors rather than throwing. */
+function validateScanInput(metaUrls: readonly string[], options: PatchScanOptions | null | undefined, policy: DepotPolicy): UserError[] {
   const errors: UserError[] = [];
   if (metaUrls.length === 0) errors.push(userError('Give at least one depot metadata URL', 'BAD_USER_INPUT', ['metaUrls']));
   if (metaUrls.length > MAX_META_URLS) {
@@ -84,7 +96,10 @@ function validateScanInput(metaUrls: readonly string[], options: PatchScanOption
     }
     if (url.username || url.password) {
       errors.push(userError('Put depot credentials in options.userName/password, not in the URL', 'BAD_USER_INPUT', field));
+      return;
     }
+    const refusal = policy.refusal(raw);
+    if (refusal) errors.push(userError(refusal.reason, 'DEPOT_NOT_ALLOWED', field));
   });
   if (options) {
     if (options.port != null && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535)) {
@@ -96,8 +111,28 @@ function validateScanInput(metaUrls: readonly string[], options: PatchScanOption
         errors.push(userError(`${key} longer than ${MAX_OPTION_LENGTH} characters`, 'BAD_USER_INPUT', ['options', key]));
       }
     }
+    // Where hosts connect and what their patch tool runs with are the operator's to decide.
+    if (options.proxy != null && !policy.allowProxy) {
+      errors.push(userError('options.proxy is not allowed by the gateway configuration (depots.allowProxy)', 'OPTION_NOT_ALLOWED', ['options', 'proxy']));
+    }
+    if (options.cmdOption != null && !policy.allowCmdOption) {
+      errors.push(
+        userError('options.cmdOption is not allowed by the gateway configuration (depots.allowCmdOption)', 'OPTION_NOT_ALLOWED', ['options', 'cmdOption']),
+      );
+    }
   }
   return errors;
+}
+
+/** Every host fetches every metadata URL: bound the fetches one call sets off. */
+function fetchBoundError(hosts: number, metaUrls: readonly string[], policy: DepotPolicy, field: string[]): UserError | undefined {
+  const fetches = hosts * Math.max(1, metaUrls.length);
+  if (fetches <= policy.maxFetchesPerCall) return undefined;
+  return userError(
+    `${hosts} hosts × ${metaUrls.length} depot URLs is ${fetches} depot fetches; the gateway allows ${policy.maxFetchesPerCall} per call`,
+    'TOO_MANY_DEPOT_FETCHES',
+    field,
+  );
 }
 
 interface HostTarget {
@@ -143,20 +178,28 @@ async function scanInfo(scan: PatchScanModel, ctx: GraphQLContext): Promise<Task
   return info;
 }
 
-export async function loadPatchScan(ctx: GraphQLContext, vcenter: string, taskMoId: string): Promise<PatchScanModel> {
-  const scan = patchScanRef(vcenter, taskMoId);
-  const info = await scanInfo(scan, ctx);
-  if (info.name !== undefined && info.name !== 'ScanHostPatchV2_Task') throw notFound(`${taskMoId} is not a patch scan`, { vcenter });
-  return { ...scan, info };
+/** The scan with that task, read from vCenter; null when there is none (or the task is no patch scan). */
+export async function findPatchScan(ctx: GraphQLContext, vcenter: string, taskMoId: string): Promise<PatchScanModel | null> {
+  const info = await ctx.loaders.scanInfo.load(objectKey(vcenter, taskMoId));
+  if (!info || (info.name !== undefined && info.name !== 'ScanHostPatchV2_Task')) return null;
+  return patchScanRef(vcenter, taskMoId, info);
 }
 
-/** TaskInfo.error is a LocalizedMethodFault; tolerate a bare MethodFault too. */
-function faultOf(error: LocalizedMethodFault | MethodFault): { code: string; message: string } {
+/** Longest vCenter fault message passed on (non-depot faults). */
+const MAX_FAULT_MESSAGE = 300;
+
+/**
+ * TaskInfo.error (a LocalizedMethodFault; a bare MethodFault is tolerated) as a PatchScanError.
+ * A depot failure is summarized: the host's text quotes the URL it fetched and its own errors.
+ */
+function faultOf(error: LocalizedMethodFault | MethodFault): PatchScanError {
   const localized = 'fault' in error && error.fault ? (error as LocalizedMethodFault) : undefined;
   const fault = (localized?.fault ?? error) as MethodFault & { faultstring?: string; text?: string };
-  const code = fault._typeName ?? 'MethodFault';
-  const message = localized?.localizedMessage || fault.faultstring || fault.text || code;
-  return { code, message };
+  const type = fault._typeName ?? 'MethodFault';
+  const message = localized?.localizedMessage || fault.faultstring || fault.text || type;
+  if (type === 'PlatformConfigFault') return { fault: type, ...summarizeDepotFault(`${fault.text ?? ''} ${message}`) };
+  if (type === 'RequestCanceled') return { fault: type, code: 'CANCELLED', message: 'The scan was cancelled.' };
+  return { fault: type, code: 'OTHER', message: message.length > MAX_FAULT_MESSAGE ? `${message.slice(0, MAX_FAULT_MESSAGE)}…` : message };
 }
 
 /**
@@ -235,7 +278,7 @@ function decodeScanId(id: string, field: string): ScanRef {
 
 export const Mutation: MutationResolvers = {
   hostPatchScanStart: async (_p, { input }, ctx) => {
-    const errors = validateScanInput(input.metaUrls, input.options);
+    const errors = validateScanInput(input.metaUrls, input.options, ctx.scans.depots);
     if (input.hostIds.length === 0) errors.push(userError('Give at least one host', 'BAD_USER_INPUT', ['hostIds']));
     if (input.hostIds.length > MAX_SCAN_HOSTS) {
       errors.push(userError(`At most ${MAX_SCAN_HOSTS} hosts per call`, 'BAD_USER_INPUT', ['hostIds']));
@@ -254,6 +297,8 @@ export const Mutation: MutationResolvers = {
         errors.push(userError((error as Error).message, 'BAD_USER_INPUT', field));
       }
     });
+    const tooMany = fetchBoundError(targets.length, input.metaUrls, ctx.scans.depots, ['hostIds']);
+    if (tooMany) errors.push(tooMany);
     // Nothing starts when the request itself is malformed: no half-applied mutation.
     if (errors.length > 0) return { scans: [], userErrors: errors };
     const { scans, failures } = await startScans(ctx, targets, input.metaUrls, input.options);
@@ -261,7 +306,7 @@ export const Mutation: MutationResolvers = {
   },
 
   clusterPatchScanStart: async (_p, { input }, ctx) => {
-    const errors = validateScanInput(input.metaUrls, input.options);
+    const errors = validateScanInput(input.metaUrls, input.options, ctx.scans.depots);
     let cluster: { vcenter: string; moId: string } | undefined;
     try {
       const decoded = fromGlobalId(input.clusterId, 'Cluster', 'clusterId');
@@ -282,15 +327,22 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       return { scans: [], skippedHosts: [], userErrors: [upstreamUserError(error, ['clusterId'], `Cluster ${cluster.moId}`, ctx)] };
     }
-    const skippedHosts = hosts
+    const skippedHosts: SkippedHostModel[] = hosts
       .filter((h) => h.connectionState !== 'connected')
-      .map((h) => ({ host: hostRef(h.vcenter, h.moId), reason: `Host ${h.name} is ${h.connectionState === 'disconnected' ? 'disconnected' : 'not responding'}` }));
+      .map((h) => ({
+        host: hostRef(h.vcenter, h.moId),
+        reason: `Host ${h.name} is ${h.connectionState === 'disconnected' ? 'disconnected' : 'not responding'}`,
+        code: 'HOST_NOT_CONNECTED',
+      }));
     const targets = hosts
       .filter((h) => h.connectionState === 'connected')
       .map((h) => ({ vcenter: h.vcenter, moId: h.moId, field: ['clusterId'], label: `Host ${h.name} (${h.moId})` }));
+    const tooMany = fetchBoundError(targets.length, input.metaUrls, ctx.scans.depots, ['clusterId']);
+    if (tooMany) return { scans: [], skippedHosts: [], userErrors: [tooMany] };
     const { scans, failures } = await startScans(ctx, targets, input.metaUrls, input.options);
-    for (const f of failures) skippedHosts.push({ host: hostRef(f.target.vcenter, f.target.moId), reason: f.error.message });
-    return { scans, skippedHosts, userErrors: failures.map((f) => f.error) };
+    // A host's failure is reported once, as a skipped host; userErrors are about the call itself.
+    for (const f of failures) skippedHosts.push({ host: hostRef(f.target.vcenter, f.target.moId), reason: f.error.message, code: f.error.code });
+    return { scans, skippedHosts, userErrors: [] };
   },
 
   patchScanCancel: async (_p, { input }, ctx) => {
@@ -301,12 +353,14 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       return { scan: null, userErrors: [userError((error as Error).message, 'BAD_USER_INPUT', ['id'])] };
     }
-    let scan: PatchScanModel;
+    let scan: PatchScanModel | null;
     try {
-      scan = await loadPatchScan(ctx, ref.vcenter, ref.taskMoId);
+      scan = await findPatchScan(ctx, ref.vcenter, ref.taskMoId);
     } catch (error) {
-      const code = isUpstreamError(error) ? error.code : 'NOT_FOUND';
-      return { scan: null, userErrors: [userError((error as Error).message, code, ['id'])] };
+      return { scan: null, userErrors: [upstreamUserError(error, ['id'], `Patch scan ${ref.taskMoId}`, ctx)] };
+    }
+    if (!scan) {
+      return { scan: null, userErrors: [userError(`Patch scan ${ref.taskMoId} does not exist in vCenter ${ref.vcenter}`, 'NOT_FOUND', ['id'])] };
     }
     if (isTerminal(scan.info) || !scan.info!.cancelable) {
       return {
@@ -344,6 +398,7 @@ export const Subscription: SubscriptionResolvers = {
       // A subscription keeps one context for its whole life: give every event fresh loaders
       // so that nested fields (host name, state...) are never served from an old read.
       ctx.loaders = createLoaders(ctx.upstreams, ctx.scans);
+      ctx.onSubscriptionEvent?.(scanKey(event));
       return patchScanRef(event.vcenter, event.taskMoId, event.info);
     },
   } as SubscriptionResolvers['patchScanUpdated'],

@@ -1,5 +1,5 @@
 import type { GraphQLContext } from '../context.ts';
-import { badInput, notFound } from '../errors.ts';
+import { badInput } from '../errors.ts';
 import type { QueryResolvers } from '../generated/resolvers-types.ts';
 import { fromGlobalId } from '../ids.ts';
 import { paginate } from '../connection.ts';
@@ -7,29 +7,27 @@ import { findClusters, findHosts, objectSortKey } from '../inventory.ts';
 import { objectKey } from '../loaders.ts';
 import { hostModel, hostRef, vcenterRef } from '../models.ts';
 import type { ClusterModel, HostModel, PatchScanModel, VCenterModel } from '../models.ts';
-import { loadPatchScan } from './patch.ts';
+import { findPatchScan } from './patch.ts';
 
 /** Upper bound on IDs in one `nodes` call: each may cost an upstream read. */
 export const MAX_NODE_IDS = 500;
 
-export async function loadNode(ctx: GraphQLContext, id: string): Promise<VCenterModel | ClusterModel | HostModel | PatchScanModel> {
+/** The object with that ID; null when it does not exist (any more), as Relay has it. */
+export async function loadNode(ctx: GraphQLContext, id: string): Promise<VCenterModel | ClusterModel | HostModel | PatchScanModel | null> {
   const { type, vcenter, moId } = fromGlobalId(id);
   ctx.upstreams.get(vcenter);
   switch (type) {
     case 'VCenter':
       return vcenterRef(vcenter);
     case 'Cluster': {
-      const cluster = (await ctx.loaders.clustersOfVCenter.load(vcenter)).find((c) => c.moId === moId);
-      if (!cluster) throw notFound(`Cluster ${moId} does not exist in vCenter ${vcenter}`, { vcenter });
-      return cluster;
+      return (await ctx.loaders.clustersOfVCenter.load(vcenter)).find((c) => c.moId === moId) ?? null;
     }
     case 'Host': {
       const host = await ctx.loaders.host.load(objectKey(vcenter, moId));
-      if (!host) throw notFound(`Host ${moId} does not exist in vCenter ${vcenter}`, { vcenter });
-      return hostRef(vcenter, moId);
+      return host ? hostRef(vcenter, moId) : null;
     }
     case 'PatchScan':
-      return loadPatchScan(ctx, vcenter, moId);
+      return findPatchScan(ctx, vcenter, moId);
   }
 }
 
