@@ -2,11 +2,13 @@
 // loopback, each speaking the REST (/api) and VI/JSON (/sdk/vim25) APIs of a
 // vCenter 8.0.3, rendered from one deterministic inventory.
 
+import { appendFileSync } from 'node:fs';
 import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
 import type { FaultRule } from './injection.ts';
 import type { SimStats } from './stats.ts';
+import { requestValidator } from './request-validation.ts';
 import { TASK_RETENTION_MS } from './tasks.ts';
 import { createTlsMaterial } from './tls.ts';
 
@@ -52,6 +54,13 @@ export interface SimulatorOptions {
   faults?: FaultRule[];
   /** How long a finished Task stays readable and in recentTask, default 600,000 ms (vCenter: ~10 minutes) */
   taskRetentionMs?: number;
+  /**
+   * Default true: every request body and parameter is checked against the official spec
+   * subsets (../shared/vsphere-api/openapi, or $VSPHERE_API_SPEC_DIR) and refused like
+   * vCenter refuses an invalid one. Without the subsets the simulator runs unvalidated and
+   * says so once on stderr.
+   */
+  validateRequests?: boolean;
 }
 
 export interface PerVcenterOptions {
@@ -113,6 +122,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...(options.perVcenter ? { perVcenter: options.perVcenter } : {}),
   });
 
+  const validator = options.validateRequests === false ? undefined : requestValidator();
   const servers: VCenterServer[] = [];
   try {
     for (const inventory of inventories) {
@@ -131,6 +141,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         faults: options.perVcenter?.[inventory.index]?.faults ?? options.faults ?? [],
         faultSeed: (seed * 7919 + inventory.index * 104729 + 0x5eed) >>> 0,
         changeFeed: options.perVcenter?.[inventory.index]?.changeFeed ?? true,
+        requestValidator: validator,
       });
       servers.push(server);
       await server.listen();
@@ -160,6 +171,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     password,
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
+      // $SIM_VALIDATION_REPORT: one JSON line per closed simulator with the requests it
+      // validated against the spec, so a whole test run can be summed up.
+      const report = process.env['SIM_VALIDATION_REPORT'];
+      if (report && validator) appendFileSync(report, `${JSON.stringify(validator.drainTally())}\n`);
     },
   };
 }

@@ -10,6 +10,8 @@ import { TLSSocket } from 'node:tls';
 import { fault } from './faults.ts';
 import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
 import { FaultInjector, parseFaultRules } from './injection.ts';
+import { refuseRest, refuseVim } from './request-validation.ts';
+import type { RequestValidator } from './request-validation.ts';
 import type { Decision, FaultRule } from './injection.ts';
 import type { VCenterInventory } from './inventory.ts';
 import { handleRest, restRouteTemplate, restServiceError } from './rest.ts';
@@ -40,6 +42,8 @@ export interface VCenterServerOptions {
   /** Fault rules in force from the start, and the seed of their RNG. */
   faults: FaultRule[];
   faultSeed: number;
+  /** Checks every request against the official spec subsets; undefined when they are absent. */
+  requestValidator: RequestValidator | undefined;
 }
 
 /** What vCenter's reverse proxy (envoy) answers when the service behind it is unavailable. */
@@ -192,6 +196,7 @@ export class VCenterServer {
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const route = this.routeOf(method, segments);
     try {
+      if (route !== '(unmatched)' && (await this.refusedAsInvalid(req, res, method, route, segments, url))) return;
       const decision = this.injector.decide(method, route);
       if (decision && (await this.inject(decision, req, res, segments))) return;
       if (segments[0] === 'api') {
@@ -221,6 +226,23 @@ export class VCenterServer {
     } finally {
       this.recorder.count(method, route);
     }
+  }
+
+  /** Validates the request against the spec (the one hook); true when it was refused. */
+  private async refusedAsInvalid(req: IncomingMessage, res: ServerResponse, method: string, route: string, segments: string[], url: URL): Promise<boolean> {
+    const validator = this.options.requestValidator;
+    if (!validator) return false;
+    const vim = segments[0] === 'sdk';
+    const verdict = vim
+      ? validator.checkVim(method, segments, method === 'POST' ? await readBody(req) : '')
+      : validator.checkRest(method, url.pathname.replace(/^\/api/, ''), url.searchParams);
+    if (!verdict.checked) return false;
+    this.recorder.validation(method, route, verdict.problems.length === 0);
+    validator.note(method, route, verdict.problems.length === 0);
+    if (verdict.problems.length === 0) return false;
+    if (vim) refuseVim(res, verdict.problems);
+    else refuseRest(res, verdict.problems);
+    return true;
   }
 
   /**

@@ -4,6 +4,10 @@ export interface SimStats {
   /** key = "METHOD route-template", e.g. "GET /api/vcenter/cluster" */
   requests: Record<string, number>;
   totalRequests: number;
+  /** Requests checked against the official spec subsets, by "METHOD route-template" (see request-validation.ts). */
+  validatedRequests: Record<string, number>;
+  /** Of those, the ones refused as invalid (InvalidRequest / 400 INVALID_ARGUMENT). */
+  invalidRequests: Record<string, number>;
   /** successful logins since last reset */
   logins: { rest: number; vim: number };
   failedLogins: { rest: number; vim: number };
@@ -34,6 +38,8 @@ export type Api = 'rest' | 'vim';
 export class StatsRecorder {
   private requests = new Map<string, number>();
   private total = 0;
+  private validated = new Map<string, number>();
+  private invalid = new Map<string, number>();
   private logins = { rest: 0, vim: 0 };
   private failedLogins = { rest: 0, vim: 0 };
   private waiting = 0;
@@ -45,6 +51,13 @@ export class StatsRecorder {
     const key = `${method} ${route}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     this.total++;
+  }
+
+  /** A request checked against the spec; `valid` false when it was refused. */
+  validation(method: string, route: string, valid: boolean): void {
+    const key = `${method} ${route}`;
+    this.validated.set(key, (this.validated.get(key) ?? 0) + 1);
+    if (!valid) this.invalid.set(key, (this.invalid.get(key) ?? 0) + 1);
   }
 
   login(api: Api, ok: boolean): void {
@@ -70,6 +83,8 @@ export class StatsRecorder {
     return {
       requests: sorted(this.requests),
       totalRequests: this.total,
+      validatedRequests: sorted(this.validated),
+      invalidRequests: sorted(this.invalid),
       logins: { ...this.logins },
       failedLogins: { ...this.failedLogins },
       liveSessions: { ...live.sessions },
@@ -85,6 +100,8 @@ export class StatsRecorder {
   reset(): void {
     this.requests.clear();
     this.total = 0;
+    this.validated.clear();
+    this.invalid.clear();
     this.logins = { rest: 0, vim: 0 };
     this.failedLogins = { rest: 0, vim: 0 };
     // Calls still waiting stay counted; the peak restarts from them.

@@ -53,6 +53,14 @@ interface ViewEntry {
   view: Promise<ManagedObjectReference>;
 }
 
+/**
+ * The spec's request type of a method: `{method}RequestType`, where vim25 drops the `_Task`
+ * suffix (ScanHostPatchV2_Task → ScanHostPatchV2RequestType).
+ */
+export function requestTypeName(method: string): string {
+  return `${method.replace(/_Task$/, '')}RequestType`;
+}
+
 export class VimClient extends SessionedClient {
   private content: Promise<ServiceContent> | undefined;
   private release: string | undefined;
@@ -206,10 +214,10 @@ export class VimClient extends SessionedClient {
     );
   }
 
-  /** `POST /{moType}/{moId}/{method}`; body gets `_typeName: '{method}RequestType'`. 204 → undefined. */
+  /** `POST /{moType}/{moId}/{method}`; body gets `_typeName` of the method's request type (see requestTypeName). 204 → undefined. */
   async invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
     const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(method)}`;
-    const json = body === undefined ? undefined : encodeVim(body, `${method}RequestType`);
+    const json = body === undefined ? undefined : encodeVim(body, requestTypeName(method));
     return (await this.call<T>('POST', rel, json, opts)).value;
   }
 
