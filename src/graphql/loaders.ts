@@ -30,8 +30,10 @@ export interface HostRecord {
   name: string;
   /** ClusterComputeResource for clustered hosts, ComputeResource for standalone ones. */
   parent?: ManagedObjectReference;
-  connectionState: 'connected' | 'disconnected' | 'notResponding';
-  powerState?: 'poweredOn' | 'poweredOff' | 'standBy' | 'unknown';
+  /** HostSystemConnectionState: connected, disconnected, notResponding, or a later release's value. */
+  connectionState: string;
+  /** HostSystemPowerState: poweredOn, poweredOff, standBy, unknown, or a later release's value. */
+  powerState?: string;
   inMaintenanceMode: boolean;
   product?: AboutInfo;
 }

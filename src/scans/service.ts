@@ -12,7 +12,7 @@ import type {
   VCenterClient,
 } from '../vsphere/index.ts';
 import { moRef, propsOf } from '../vsphere/index.ts';
-import { TaskWatcher, isTerminal } from './task-watcher.ts';
+import { TaskVanishedError, TaskWatcher, isTerminal } from './task-watcher.ts';
 import type { TaskWatcherOptions } from './task-watcher.ts';
 
 export interface ScanRef {
@@ -21,8 +21,31 @@ export interface ScanRef {
 }
 
 export interface ScanEvent extends ScanRef {
+  /** The latest state; for an expired scan, the last state seen before vCenter dropped the task. */
   info: TaskInfo;
+  /** vCenter no longer has the task: the stream's last event for this scan. */
+  expired?: boolean;
 }
+
+/** Why a scan was not started on a host, decided by the gateway from what vCenter reported. */
+export class ScanRefusal extends Error {
+  constructor(
+    readonly code: 'NOT_SUPPORTED' | 'HOST_NOT_CONNECTED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ScanRefusal';
+  }
+}
+
+/** What patch scans need to know of a host; `patchManager` is optional in HostConfigManager. */
+export interface ScanTarget {
+  patchManager?: string;
+  connectionState?: string;
+}
+
+/** How many started scans' hosts are remembered (TaskInfo.entity is optional: the host must not depend on it). */
+const REMEMBERED_SCANS = 10_000;
 
 export type ScanStartOutcome = { host: string; task: string } | { host: string; error: unknown };
 
@@ -43,6 +66,8 @@ export class ScanService {
   /** Stops of the live subscriber streams, so that shutdown can complete them. */
   private readonly streams = new Set<() => void>();
   private readonly logger: Logger;
+  /** scanKey → host MoID of scans started here, oldest first (bounded). */
+  private readonly startedOn = new Map<string, string>();
 
   constructor(
     clients: readonly VCenterClient[],
@@ -67,22 +92,38 @@ export class ScanService {
     return watcher;
   }
 
-  /** Each host's HostPatchManager, in one PropertyCollector call. Hosts vCenter does not know are absent. */
-  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string>> {
+  /**
+   * Each host's HostPatchManager and connection state, in one PropertyCollector call. Hosts
+   * vCenter does not know are absent; a host without a patch manager has none.
+   */
+  async scanTargets(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, ScanTarget>> {
     const objects = await this.client(vcenter).retrieveProperties([
       {
         _typeName: 'PropertyFilterSpec',
-        propSet: [{ _typeName: 'PropertySpec', type: 'HostSystem', pathSet: ['configManager.patchManager'] }],
+        propSet: [{ _typeName: 'PropertySpec', type: 'HostSystem', pathSet: ['configManager.patchManager', 'runtime.connectionState'] }],
         objectSet: hostMoIds.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) })),
         reportMissingObjectsInResults: true,
       },
     ]);
-    const managers = new Map<string, string>();
+    const targets = new Map<string, ScanTarget>();
     for (const object of objects) {
-      const manager = propsOf(object)['configManager.patchManager'] as ManagedObjectReference | undefined;
-      if (manager) managers.set(object.obj.value, manager.value);
+      if (object.missingSet?.length && !object.propSet?.length) continue;
+      const props = propsOf(object);
+      const manager = props['configManager.patchManager'] as ManagedObjectReference | undefined;
+      const state = props['runtime.connectionState'] as string | undefined;
+      targets.set(object.obj.value, { ...(manager ? { patchManager: manager.value } : {}), ...(state ? { connectionState: state } : {}) });
     }
-    return managers;
+    return targets;
+  }
+
+  /** The host a scan started here runs on (undefined for scans started elsewhere, or long ago). */
+  hostOf(ref: ScanRef): string | undefined {
+    return this.startedOn.get(scanKey(ref));
+  }
+
+  private remember(ref: ScanRef, host: string): void {
+    this.startedOn.set(scanKey(ref), host);
+    if (this.startedOn.size > REMEMBERED_SCANS) this.startedOn.delete(this.startedOn.keys().next().value as string);
   }
 
   /**
@@ -92,12 +133,19 @@ export class ScanService {
    */
   async start(vcenter: string, hostMoIds: readonly string[], metaUrls: readonly string[], options?: ScanOptions | null): Promise<ScanStartOutcome[]> {
     const client = this.client(vcenter);
-    const managers = await this.patchManagers(vcenter, hostMoIds);
+    const targets = await this.scanTargets(vcenter, hostMoIds);
     const spec = operationSpec(options);
     return Promise.all(
       hostMoIds.map(async (host): Promise<ScanStartOutcome> => {
-        const manager = managers.get(host);
-        if (!manager) return { host, error: new Error(`Host ${host} does not exist in vCenter ${vcenter}`) };
+        const target = targets.get(host);
+        if (!target) return { host, error: new Error(`Host ${host} does not exist in vCenter ${vcenter}`) };
+        if (target.connectionState !== undefined && target.connectionState !== 'connected') {
+          return { host, error: new ScanRefusal('HOST_NOT_CONNECTED', `Host ${host} is ${target.connectionState}: vCenter cannot scan it`) };
+        }
+        const manager = target.patchManager;
+        if (!manager) {
+          return { host, error: new ScanRefusal('NOT_SUPPORTED', `Host ${host} has no patch manager (configManager.patchManager is unset): vCenter cannot scan it`) };
+        }
         try {
           const task = await client.invoke<ManagedObjectReference>(
             'HostPatchManager',
@@ -107,6 +155,7 @@ export class ScanService {
             { idempotent: false },
           );
           this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls });
+          this.remember({ vcenter, taskMoId: task.value }, host);
           return { host, task: task.value };
         } catch (error) {
           return { host, error };
@@ -191,6 +240,15 @@ export class ScanService {
           if (open.size === 0) stop();
         }
       };
+      // vCenter dropped the task: the scan ends EXPIRED with the last state seen; the others go on.
+      const expire = (ref: ScanRef) => {
+        const key = scanKey(ref);
+        if (!open.has(key)) return;
+        const info = lastSent.get(key) ?? initial.get(key);
+        open.delete(key);
+        if (info) void push({ ...ref, info, expired: true });
+        if (open.size === 0) stop();
+      };
       for (const ref of refs) {
         const info = initial.get(scanKey(ref));
         if (info) send(ref, info);
@@ -201,7 +259,7 @@ export class ScanService {
           this.watcher(ref.vcenter).follow(
             ref.taskMoId,
             (info) => send(ref, info),
-            (error) => stop(error),
+            (error) => (error instanceof TaskVanishedError ? expire(ref) : stop(error)),
           ),
         );
       await stop;

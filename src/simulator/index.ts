@@ -7,6 +7,7 @@ import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
 import type { FaultRule } from './injection.ts';
+import type { SimQuirks } from './quirks.ts';
 import type { SimStats } from './stats.ts';
 import { requestValidator } from './request-validation.ts';
 import { TASK_RETENTION_MS } from './tasks.ts';
@@ -15,6 +16,8 @@ import { createTlsMaterial } from './tls.ts';
 export type { FleetSize, VCenterInventory } from './inventory.ts';
 export type { SimStats } from './stats.ts';
 export type { FaultRule, InjectedError } from './injection.ts';
+export type { SimQuirks } from './quirks.ts';
+export { FUTURE_ENUM_VALUES } from './quirks.ts';
 export { DEPOT_URLS } from './depot.ts';
 
 export interface SimulatorOptions {
@@ -61,6 +64,8 @@ export interface SimulatorOptions {
    * says so once on stderr.
    */
   validateRequests?: boolean;
+  /** Answers a real vCenter may give that the default simulator does not (see quirks.ts), for every vCenter */
+  quirks?: SimQuirks;
 }
 
 export interface PerVcenterOptions {
@@ -70,6 +75,10 @@ export interface PerVcenterOptions {
   changeFeed?: boolean;
   /** Fault rules of this vCenter from the start (instead of SimulatorOptions.faults) */
   faults?: FaultRule[];
+  /** Quirks of this vCenter (instead of SimulatorOptions.quirks) */
+  quirks?: SimQuirks;
+  /** The about.apiVersion this vCenter reports, default '8.0.3.0'; it serves VI/JSON for every listed release up to it */
+  apiVersion?: string;
 }
 
 export interface SimulatedVCenter {
@@ -89,6 +98,8 @@ export interface SimulatedVCenter {
   setFaults(rules: FaultRule[], seed?: number): void;
   /** Removes every fault rule (same as DELETE /_sim/faults). */
   clearFaults(): void;
+  /** Replaces the quirks in force (from the next request on). */
+  setQuirks(quirks: SimQuirks): void;
   /** Closes the listening socket and destroys every connection: the whole vCenter is unreachable. */
   down(): Promise<void>;
   /** Listens again on the same port. */
@@ -123,6 +134,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
 
   const validator = options.validateRequests === false ? undefined : requestValidator();
+  options.perVcenter?.forEach((o, i) => {
+    const inventory = inventories[i];
+    if (o?.apiVersion !== undefined && inventory) {
+      inventory.apiVersion = o.apiVersion;
+      inventory.about = { ...inventory.about, apiVersion: o.apiVersion };
+    }
+  });
   const servers: VCenterServer[] = [];
   try {
     for (const inventory of inventories) {
@@ -142,6 +160,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         faultSeed: (seed * 7919 + inventory.index * 104729 + 0x5eed) >>> 0,
         changeFeed: options.perVcenter?.[inventory.index]?.changeFeed ?? true,
         requestValidator: validator,
+        quirks: { ...(options.perVcenter?.[inventory.index]?.quirks ?? options.quirks ?? {}) },
       });
       servers.push(server);
       await server.listen();
@@ -163,6 +182,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       setLatency: (ms: number) => s.setLatency(ms),
       setFaults: (rules: FaultRule[], faultSeed?: number) => s.setFaults(rules, faultSeed),
       clearFaults: () => s.clearFaults(),
+      setQuirks: (quirks: SimQuirks) => s.setQuirks(quirks),
       down: () => s.down(),
       up: () => s.up(),
     })),

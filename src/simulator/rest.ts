@@ -8,6 +8,8 @@ import { headerValue, sendEmpty, sendJson } from './http.ts';
 import type { SimCluster, SimHost, VCenterInventory } from './inventory.ts';
 import type { RestSession, SessionStore } from './sessions.ts';
 import type { StatsRecorder } from './stats.ts';
+import { installedImagesWithQuirks } from './quirks.ts';
+import type { SimQuirks } from './quirks.ts';
 
 export interface RestDeps {
   inv: VCenterInventory;
@@ -16,6 +18,7 @@ export interface RestDeps {
   username: string;
   password: string;
   limits: { clusters: number; hosts: number };
+  quirks: SimQuirks;
 }
 
 type Json = Record<string, unknown>;
@@ -225,7 +228,7 @@ const ROUTES: Route[] = [
     handle(_req, res, deps, p) {
       const c = deps.inv.clusterById.get(p.cluster ?? '');
       if (!c) return clusterNotFound(res, p.cluster ?? '');
-      sendJson(res, 200, installedImageInfo(deps.inv, c));
+      sendJson(res, 200, installedImagesWithQuirks(installedImageInfo(deps.inv, c), deps.quirks));
     },
   },
   {

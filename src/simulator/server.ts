@@ -12,6 +12,7 @@ import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
 import { FaultInjector, parseFaultRules } from './injection.ts';
 import { refuseRest, refuseVim } from './request-validation.ts';
 import type { RequestValidator } from './request-validation.ts';
+import type { SimQuirks } from './quirks.ts';
 import type { Decision, FaultRule } from './injection.ts';
 import type { VCenterInventory } from './inventory.ts';
 import { handleRest, restRouteTemplate, restServiceError } from './rest.ts';
@@ -42,6 +43,8 @@ export interface VCenterServerOptions {
   /** Fault rules in force from the start, and the seed of their RNG. */
   faults: FaultRule[];
   faultSeed: number;
+  /** Answers a real vCenter may give that the default simulator does not. */
+  quirks: SimQuirks;
   /** Checks every request against the official spec subsets; undefined when they are absent. */
   requestValidator: RequestValidator | undefined;
 }
@@ -57,6 +60,7 @@ export class VCenterServer {
   private readonly server: Server;
   private readonly injector: FaultInjector;
   private latencyMs: number;
+  private quirks: SimQuirks;
   private port = 0;
   private listening = false;
   private closed = false;
@@ -68,7 +72,11 @@ export class VCenterServer {
   constructor(private readonly options: VCenterServerOptions) {
     this.inventory = options.inventory;
     this.latencyMs = options.latencyMs;
-    this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs);
+    this.quirks = options.quirks;
+    this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs, (t) => {
+      const dropped = this.quirks.dropTasksOf ?? [];
+      return dropped.includes('*') || dropped.includes(t.entity.value);
+    });
     this.injector = new FaultInjector(options.faultSeed, options.faults);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
@@ -121,6 +129,11 @@ export class VCenterServer {
 
   setFaults(rules: FaultRule[], seed?: number): void {
     this.injector.set(rules, seed);
+  }
+
+  /** Replaces the quirks in force (they apply from the next request on). */
+  setQuirks(quirks: SimQuirks): void {
+    this.quirks = { ...quirks };
   }
 
   clearFaults(): void {
@@ -207,6 +220,7 @@ export class VCenterServer {
           username: this.options.username,
           password: this.options.password,
           limits: this.options.restListLimits,
+          quirks: this.quirks,
         });
       } else if (segments[0] === 'sdk' && segments[1] === 'vim25') {
         await handleVim(req, res, segments, {
@@ -219,6 +233,7 @@ export class VCenterServer {
           tasks: this.tasks,
           patchScanDurationMs: this.options.patchScanDurationMs,
           changeFeed: this.options.changeFeed,
+          quirks: this.quirks,
         });
       } else {
         sendEmpty(res, 404);

@@ -22,6 +22,8 @@ export interface SimStats {
   liveTasks: number;
   /** Tasks queued or running. */
   runningTasks: number;
+  /** VI/JSON requests by the release in their URL (/sdk/vim25/{release}/...). */
+  vimReleases: Record<string, number>;
   /** Injected faults by kind: latency, http503, http500, fault:<VimFaultType>, hang, reset, down. */
   faultsInjected: Record<string, number>;
 }
@@ -45,6 +47,11 @@ export class StatsRecorder {
   private waiting = 0;
   private peakWaiting = 0;
   private faults = new Map<string, number>();
+  private releases = new Map<string, number>();
+
+  release(release: string): void {
+    this.releases.set(release, (this.releases.get(release) ?? 0) + 1);
+  }
 
   /** Called once per request with its route template (never for /_sim/). */
   count(method: string, route: string): void {
@@ -93,6 +100,7 @@ export class StatsRecorder {
       peakWaitingCalls: this.peakWaiting,
       liveTasks: live.tasks.live,
       runningTasks: live.tasks.running,
+      vimReleases: sorted(this.releases),
       faultsInjected: sorted(this.faults),
     };
   }
@@ -107,5 +115,6 @@ export class StatsRecorder {
     // Calls still waiting stay counted; the peak restarts from them.
     this.peakWaiting = this.waiting;
     this.faults.clear();
+    this.releases.clear();
   }
 }

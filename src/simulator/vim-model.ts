@@ -20,6 +20,8 @@ import {
   strings,
 } from './vim-values.ts';
 import type { VimValue } from './vim-values.ts';
+import { withQuirks } from './quirks.ts';
+import type { SimQuirks } from './quirks.ts';
 
 export interface VimContext {
   inv: VCenterInventory;
@@ -27,6 +29,8 @@ export interface VimContext {
   tasks: TaskStore;
   /** The caller's session, when authenticated. */
   session?: VimSession;
+  /** Answers a real vCenter may give that the default simulator does not (quirks.ts). */
+  quirks?: SimQuirks;
 }
 
 export interface ManagedObject {
@@ -453,6 +457,10 @@ function object(refValue: MoRef, props: Record<string, () => VimValue | undefine
 
 /** Finds a managed object by reference; undefined when it does not exist (for this session). */
 export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
+  return withQuirks(resolveObject(ctx, r), ctx.quirks);
+}
+
+function resolveObject(ctx: VimContext, r: MoRef): ManagedObject | undefined {
   const { inv } = ctx;
   switch (r.type) {
     case 'Folder': {
