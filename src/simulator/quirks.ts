@@ -12,7 +12,7 @@ export interface SimQuirks {
    * connection and power state, running task state, patch reasons, integrity and install
    * state (VI/JSON); installed-images status, notification type and operation (REST).
    */
-  unknownEnumValues?: boolean;
+  unknownEnumValues?: boolean | Array<keyof typeof FUTURE_ENUM_VALUES>;
   /**
    * Optional members left out of every answer, one dotted path each, starting with the
    * type that declares them: a managed object type and property path
@@ -52,8 +52,14 @@ function omissions(quirks: SimQuirks, type: string): string[][] {
   return (quirks.omit ?? []).filter((r) => r.startsWith(`${type}.`)).map((r) => r.slice(type.length + 1).split('.'));
 }
 
+/** Does the quirk answer a future value of this enum (true: of every enum)? */
+function future(quirks: SimQuirks, name: keyof typeof FUTURE_ENUM_VALUES): string | undefined {
+  const on = quirks.unknownEnumValues;
+  return on === true || (Array.isArray(on) && on.includes(name)) ? FUTURE_ENUM_VALUES[name] : undefined;
+}
+
 function active(quirks: SimQuirks | undefined): quirks is SimQuirks {
-  return !!quirks && (quirks.unknownEnumValues === true || (quirks.omit?.length ?? 0) > 0 || quirks.installedImagesExtraHost !== undefined);
+  return !!quirks && (!!quirks.unknownEnumValues || (quirks.omit?.length ?? 0) > 0 || quirks.installedImagesExtraHost !== undefined);
 }
 
 /** A managed object whose property values go through the quirks; unchanged without any. */
@@ -81,10 +87,10 @@ function withoutPath(v: VimValue, path: string[]): VimValue {
   return { ...v, fields };
 }
 
-const PATCH_STATUS_ENUMS: Record<string, string> = {
-  reason: FUTURE_ENUM_VALUES.PatchReason,
-  integrity: FUTURE_ENUM_VALUES.PatchIntegrity,
-  installState: FUTURE_ENUM_VALUES.PatchInstallState,
+const PATCH_STATUS_ENUMS: Record<string, keyof typeof FUTURE_ENUM_VALUES> = {
+  reason: 'PatchReason',
+  integrity: 'PatchIntegrity',
+  installState: 'PatchInstallState',
 };
 
 /** Data-type omissions and future enum values, through the whole value. */
@@ -94,10 +100,11 @@ function quirkValue(v: VimValue, quirks: SimQuirks): VimValue {
     case 'moref':
       return v;
     case 'enum': {
-      if (!quirks.unknownEnumValues) return v;
-      if (v.type === 'TaskInfoState') return v.value === 'queued' || v.value === 'running' ? { ...v, value: FUTURE_ENUM_VALUES.TaskInfoState } : v;
-      const future = (FUTURE_ENUM_VALUES as Record<string, string>)[v.type];
-      return future ? { ...v, value: future } : v;
+      if (!(v.type in FUTURE_ENUM_VALUES)) return v;
+      const value = future(quirks, v.type as keyof typeof FUTURE_ENUM_VALUES);
+      if (value === undefined) return v;
+      if (v.type === 'TaskInfoState' && v.value !== 'queued' && v.value !== 'running') return v;
+      return { ...v, value };
     }
     case 'array':
       return { ...v, items: v.items.map((i) => quirkValue(i, quirks)) };
@@ -107,8 +114,9 @@ function quirkValue(v: VimValue, quirks: SimQuirks): VimValue {
       if (out.kind !== 'data') return out;
       const fields = new Map<string, VimValue>();
       for (const [k, f] of out.fields) {
-        const future = quirks.unknownEnumValues && (v.type === 'HostPatchManagerStatus' || v.type === 'HostPatchManagerStatusPrerequisitePatch') ? PATCH_STATUS_ENUMS[k] : undefined;
-        fields.set(k, future ? futureStrings(f, future) : quirkValue(f, quirks));
+        const enumName = v.type === 'HostPatchManagerStatus' || v.type === 'HostPatchManagerStatusPrerequisitePatch' ? PATCH_STATUS_ENUMS[k] : undefined;
+        const value = enumName && future(quirks, enumName);
+        fields.set(k, value ? futureStrings(f, value) : quirkValue(f, quirks));
       }
       return { ...out, fields };
     }
@@ -131,14 +139,15 @@ export function installedImagesWithQuirks(info: Json, quirks: SimQuirks | undefi
   const notificationLists = (o: Json): Json[][] =>
     Object.values(o).flatMap((n) => ['info', 'warnings', 'errors'].map((k) => (n as Json)?.[k]).filter(Array.isArray));
   const everyNotification = (): Json[] => [...notificationLists(out.notifications ?? {}), ...notificationLists(out.host_notifications ?? {})].flat();
-  if (quirks.unknownEnumValues) {
-    out.status = FUTURE_ENUM_VALUES.InstalledImageStatus;
-    for (const n of everyNotification()) if (n.type !== undefined) n.type = FUTURE_ENUM_VALUES.NotificationType;
-    const first = Object.keys(out.notifications ?? {})[0];
-    if (first !== undefined) {
-      out.notifications[FUTURE_ENUM_VALUES.InstalledImageOperation] = out.notifications[first];
-      delete out.notifications[first];
-    }
+  const status = future(quirks, 'InstalledImageStatus');
+  if (status) out.status = status;
+  const type = future(quirks, 'NotificationType');
+  if (type) for (const n of everyNotification()) if (n.type !== undefined) n.type = type;
+  const operation = future(quirks, 'InstalledImageOperation');
+  const first = Object.keys(out.notifications ?? {})[0];
+  if (operation && first !== undefined) {
+    out.notifications[operation] = out.notifications[first];
+    delete out.notifications[first];
   }
   const extra = quirks.installedImagesExtraHost;
   if (extra !== undefined) {
