@@ -4,8 +4,8 @@
  * simulator's quirks produce: open enums, absent optional members, tasks vCenter drops,
  * endless paging, unlisted releases, InvalidState, and hosts gone since an extraction.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEPOT_URLS, FUTURE_ENUM_VALUES } from '../src/simulator/index.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DEPOT_URLS, FUTURE_ENUM_VALUES, startSimulator } from '../src/simulator/index.ts';
 import type { SimulatedVCenter } from '../src/simulator/index.ts';
 import { SimClient } from '../src/simulator/client.ts';
 import { specsPresent } from '../src/simulator/spec-schemas.ts';
@@ -89,6 +89,31 @@ describe.skipIf(!specsPresent())('requests as the spec defines them', () => {
       expect(stats.runningTasks).toBe(0);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('simulator without the spec subsets', () => {
+  it('starts and serves unvalidated where ../shared is absent (a deployed container), and says so once', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    process.env['VSPHERE_API_SPEC_DIR'] = '/nonexistent/vsphere-api/openapi';
+    try {
+      const sims = [await startSimulator({ size: SIZE, tls: false }), await startSimulator({ size: SIZE, tls: false })];
+      const client = new SimClient(sims[0]!);
+      try {
+        const v = sims[0]!.vcenters[0]!;
+        expect((await client.call(v, 'GET', '/api/vcenter/host?clusterz=x', { session: await client.restLogin(v) })).status).toBe(200);
+        expect(v.stats().validatedRequests).toEqual({});
+      } finally {
+        await client.close();
+        await Promise.all(sims.map((s) => s.close()));
+      }
+      const notes = warn.mock.calls.filter((c) => String(c[0]).includes('not validated'));
+      expect(notes).toHaveLength(1);
+      expect(String(notes[0]![0])).toContain('/nonexistent/vsphere-api/openapi');
+    } finally {
+      delete process.env['VSPHERE_API_SPEC_DIR'];
+      warn.mockRestore();
     }
   });
 });
