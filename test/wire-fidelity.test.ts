@@ -324,6 +324,25 @@ describe('answers a later vSphere release or a sparse vCenter may give', () => {
   });
 });
 
+describe('paged reads end with their operation', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // Each page takes 40 ms; the operation's deadline passes long before the page cap (23 pages).
+    h = await startHarness({ size: SIZE, latencyMs: 40, quirks: { endlessPaging: true } }, undefined, { limits: { deadlineMs: 400 } });
+  });
+  afterAll(() => h?.close());
+
+  it('stops following continuation tokens once the operation has passed its deadline', async () => {
+    const res = await h.gql(`{ hosts { totalCount } }`);
+    expect(res.errors?.map((e) => e.extensions?.['code'])).toEqual(['UPSTREAM_TIMEOUT']);
+    // The read notices the deadline at its next page, cancels the retrieval upstream and stops.
+    await eventually(() => vc(h).stats().requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/CancelRetrievePropertiesEx'] === 1);
+    const pages = vc(h).stats().requests[CONTINUE_ROUTE] ?? 0;
+    expect(pages).toBeGreaterThan(0);
+    expect(pages).toBeLessThan(23);
+  });
+});
+
 describe('tasks vCenter drops, and filters', () => {
   let h: Harness;
   beforeAll(async () => {

@@ -38,6 +38,8 @@ export interface GraphQLContext {
   upstreams: Upstreams;
   /** Per-request DataLoaders: batching and de-duplication never outlive one operation. */
   loaders: Loaders;
+  /** Aborted when the operation passes its deadline: upstream paged reads stop. */
+  operation: AbortController;
   scans: ScanService;
   logger: Logger;
   /**

@@ -70,7 +70,9 @@ export function deadlinePlugin(deadlineMs: number): Plugin {
         let timer: NodeJS.Timeout | undefined;
         const expired = new Promise((resolve) => {
           timer = setTimeout(
-            () =>
+            () => {
+              // The work still running upstream is discarded: stop what can stop (paged reads).
+              (args.contextValue as { operation?: AbortController }).operation?.abort();
               resolve({
                 data: null,
                 errors: [
@@ -78,7 +80,8 @@ export function deadlinePlugin(deadlineMs: number): Plugin {
                     extensions: { code: 'UPSTREAM_TIMEOUT' },
                   }),
                 ],
-              }),
+              });
+            },
             deadlineMs,
           );
         });

@@ -124,7 +124,9 @@ function lazily<T extends Record<string, unknown>>(factories: { [K in keyof T]: 
   return out;
 }
 
-export function createLoaders(upstreams: Upstreams, scans: ScanService) {
+/** `signal`: aborted when the operation ends (deadline, client gone); paged reads stop then. */
+export function createLoaders(upstreams: Upstreams, scans: ScanService, signal?: AbortSignal) {
+  const pageOptions = { maxObjects: PROPERTY_PAGE_SIZE, ...(signal ? { signal } : {}) };
   /** Every host record this request has read, whichever query path read it. */
   const knownHosts = new Map<string, HostRecord>();
   /** Host reads in flight per vCenter: a host lookup waits for them before asking vCenter again. */
@@ -186,7 +188,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
                   ],
                 })),
               ),
-            ], { maxObjects: PROPERTY_PAGE_SIZE }),
+            ], pageOptions),
           );
           try {
             const objects = await read;
@@ -211,7 +213,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
           vcenter,
           upstreams
             .get(vcenter)
-            .retrieveAll('HostSystem', [...HOST_PROPERTIES], { maxObjects: PROPERTY_PAGE_SIZE })
+            .retrieveAll('HostSystem', [...HOST_PROPERTIES], pageOptions)
             .then((objects) => remember(objects.map((o) => hostRecord(vcenter, o)))),
         ),
       ),
@@ -229,7 +231,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService) {
             if (missing.length > 0) {
               const objects = await upstreams.get(vcenter).retrieveProperties([
                 hostSpec(missing.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) }))),
-              ], { maxObjects: PROPERTY_PAGE_SIZE });
+              ], pageOptions);
               remember(objects.filter(hasProperties).map((o) => hostRecord(vcenter, o)));
             }
             positions.forEach((pos, i) => (results[pos] = knownHosts.get(objectKey(vcenter, moIds[i]!)) ?? null));

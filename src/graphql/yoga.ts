@@ -78,10 +78,12 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
     },
     context: (initial: YogaInitialContext & { caller?: Caller }): Omit<GraphQLContext, never> => {
       const partialErrors: GraphQLError[] = [];
+      const operation = new AbortController();
       return {
         caller: initial.caller ?? anonymousCaller(),
         upstreams,
-        loaders: createLoaders(upstreams, scans),
+        operation,
+        loaders: createLoaders(upstreams, scans, operation.signal),
         scans,
         logger,
         partialErrors,

@@ -71,6 +71,13 @@ export const TRAVERSAL_OBJECT_BOUND = 50_000;
 /** vCenter's page size when the caller sets no maxObjects. */
 const DEFAULT_PAGE_SIZE = 100;
 
+export interface RetrieveOptions {
+  /** Objects per page (RetrieveOptions.maxObjects). */
+  maxObjects?: number;
+  /** Aborted when the operation that needs the read has ended: no further page is fetched. */
+  signal?: AbortSignal;
+}
+
 export function pageLimit(specSet: readonly PropertyFilterSpec[], maxObjects: number | undefined): number {
   const traverses = specSet.some((s) => s.objectSet.some((o) => (o.selectSet?.length ?? 0) > 0));
   const objects = traverses ? TRAVERSAL_OBJECT_BOUND : specSet.reduce((n, s) => n + s.objectSet.length, 0);
@@ -276,7 +283,7 @@ export class VimClient extends SessionedClient {
    * RetrievePropertiesEx, following `token` with ContinueRetrievePropertiesEx until done.
    * Tokens belong to a session: if the session is renewed mid-way, the retrieval restarts once.
    */
-  async retrieveProperties(specSet: PropertyFilterSpec[], options: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
+  async retrieveProperties(specSet: PropertyFilterSpec[], options: RetrieveOptions = {}): Promise<ObjectContent[]> {
     const pc = (await this.serviceContent()).propertyCollector;
     const base = `/PropertyCollector/${encodeURIComponent(pc.value)}`;
     const body = {
@@ -293,12 +300,15 @@ export class VimClient extends SessionedClient {
       let restart = false;
       let pages = 0;
       while (token) {
-        if (++pages > limit) {
+        const cancelled = options.signal?.aborted === true;
+        if (cancelled || ++pages > limit) {
           // Cancel the retrieval upstream (best effort) so the token's results are freed.
           void this.call('POST', `${base}/CancelRetrievePropertiesEx`, { _typeName: 'CancelRetrievePropertiesExRequestType', token }, {}).catch(() => undefined);
           throw new UpstreamError({
-            code: 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim',
-            message: `vCenter "${this.ctx.name}" VI/JSON RetrievePropertiesEx: still paging after ${limit} continuation pages (${objects.length} objects so far); the read was stopped`,
+            code: cancelled ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim',
+            message: cancelled
+              ? `vCenter "${this.ctx.name}" VI/JSON RetrievePropertiesEx: the operation ended after ${pages} continuation pages; the read was stopped`
+              : `vCenter "${this.ctx.name}" VI/JSON RetrievePropertiesEx: still paging after ${limit} continuation pages (${objects.length} objects so far); the read was stopped`,
           });
         }
         let page: CallResult<RetrieveResult | null>;
@@ -363,7 +373,7 @@ export class VimClient extends SessionedClient {
   }
 
   /** Every object of `type` via its container view, in one RetrievePropertiesEx (+ pages). */
-  async retrieveAll(type: string, pathSet: string[], options: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
+  async retrieveAll(type: string, pathSet: string[], options: RetrieveOptions = {}): Promise<ObjectContent[]> {
     for (let attempt = 0; ; attempt++) {
       const view = await this.containerView(type);
       const viewSid = this.views.get(type)?.sid;
