@@ -197,7 +197,8 @@ describe('simulator contract: responses match the official OpenAPI schemas', () 
     }
 
     const rpe = (body: unknown) => client.call(vc, 'POST', `${VIM}/PropertyCollector/propertyCollector/RetrievePropertiesEx`, { session: s, body });
-    expectValid(vim, 'InvalidArgument', (await rpe({ options: {} })).json);
+    expectValid(vim, 'InvalidArgument', (await rpe({ specSet: [], options: {} })).json);
+    expectValid(vim, 'InvalidRequest', (await rpe({ options: {} })).json);
     expectValid(vim, 'InvalidProperty', (await rpe({ specSet: [{ ...request.specSet[0], propSet: [{ type: 'HostSystem', pathSet: ['bogus'] }] }], options: {} })).json);
     expectValid(vim, 'InvalidType', (await rpe({ specSet: [{ ...request.specSet[0], propSet: [{ type: 'Bogus' }] }], options: {} })).json);
     expectValid(vim, 'ManagedObjectNotFound', (await rpe({ specSet: [{ propSet: [{ type: 'HostSystem', pathSet: ['name'] }], objectSet: [{ obj: { type: 'HostSystem', value: 'host-999' } }] }], options: {} })).json);

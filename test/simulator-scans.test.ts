@@ -152,7 +152,8 @@ describe('simulator: patch depots', () => {
     expect(busy.json).toEqual({ _typeName: 'TaskInProgress', faultstring: 'Another task is already in progress.', task: { _typeName: 'ManagedObjectReference', value: first, type: 'Task' } });
     const missing = await c.call(v, 'POST', `${VIM}/HostPatchManager/patchManager-9999/ScanHostPatchV2_Task`, { session: s, body: { metaUrls: [U3_DEPOT] } });
     expect(missing.json).toMatchObject({ _typeName: 'ManagedObjectNotFound', obj: { type: 'HostPatchManager', value: 'patchManager-9999' } });
-    expect(((await scan('host-23', { metaUrls: 'x' })).json as Json)._typeName).toBe('InvalidArgument');
+    // metaUrls must be a string array (ScanHostPatchV2RequestType): refused before the handler runs.
+    expect(((await scan('host-23', { metaUrls: 'x' })).json as Json)._typeName).toBe('InvalidRequest');
     await finished(first);
   });
 });

@@ -414,7 +414,7 @@ describe('simulator: VI/JSON /sdk/vim25', () => {
     })).json as Json;
     const mixed = (await client.call(vc, 'POST', `${VIM}/PropertyCollector/propertyCollector/RetrievePropertiesEx`, {
       session: s,
-      body: { specSet: [{ ...spec, objectSet: [{ obj: clusterView, skip: true, selectSet: [{ type: 'ContainerView', path: 'view' }] }], propSet: [{ type: 'ClusterComputeResource', pathSet: ['name', 'host'] }] }], options: {} },
+      body: { specSet: [{ ...spec, objectSet: [{ obj: clusterView, skip: true, selectSet: [{ _typeName: 'TraversalSpec', type: 'ContainerView', path: 'view' }] }], propSet: [{ type: 'ClusterComputeResource', pathSet: ['name', 'host'] }] }], options: {} },
     })).json as Json;
     expect(mixed.objects.map((o: Json) => o.obj.type)).toEqual(['ClusterComputeResource', 'ClusterComputeResource', 'ClusterComputeResource']);
     expect(propMap(mixed.objects[0]).host).toMatchObject({ _typeName: 'ArrayOfManagedObjectReference' });
@@ -434,8 +434,10 @@ describe('simulator: VI/JSON /sdk/vim25', () => {
   it('rejects invalid PropertyCollector requests with the spec faults', async () => {
     const s = await client.vimLogin(vc);
     const rpe = (body: unknown) => client.call(vc, 'POST', `${VIM}/PropertyCollector/propertyCollector/RetrievePropertiesEx`, { session: s, body });
-    expect((await rpe({ options: {} })).json).toMatchObject({ _typeName: 'InvalidArgument', invalidProperty: 'specSet' });
-    expect((await rpe({ specSet: [{ propSet: [{ type: 'HostSystem', pathSet: ['name'] }] }], options: {} })).json).toMatchObject({ _typeName: 'InvalidArgument', invalidProperty: 'objectSet' });
+    // A body the spec's RetrievePropertiesExRequestType does not describe is refused before the collector sees it.
+    expect((await rpe({ options: {} })).json).toMatchObject({ _typeName: 'InvalidRequest', faultstring: expect.stringContaining('specSet') });
+    expect((await rpe({ specSet: [], options: {} })).json).toMatchObject({ _typeName: 'InvalidArgument', invalidProperty: 'specSet' });
+    expect((await rpe({ specSet: [{ propSet: [{ type: 'HostSystem', pathSet: ['name'] }] }], options: {} })).json).toMatchObject({ _typeName: 'InvalidRequest', faultstring: expect.stringContaining('objectSet') });
     expect((await rpe({ specSet: [inventoryTraversal(['nme'])], options: {} })).json).toMatchObject({ _typeName: 'InvalidProperty', name: 'nme' });
     expect((await rpe({ specSet: [inventoryTraversal(['runtime.conectionState'])], options: {} })).json).toMatchObject({ _typeName: 'InvalidProperty' });
     expect((await rpe({ specSet: [inventoryTraversal(['name'], 'HostSistem')], options: {} })).json).toMatchObject({ _typeName: 'InvalidType', argument: 'HostSistem' });

@@ -189,7 +189,8 @@ describe('VI/JSON edge cases', () => {
     expect(e).toMatchObject({ code: 'VCENTER_UNAVAILABLE', api: 'vim', status: 503 });
     expect(count('POST /sdk/vim25/8.0.2.0/HostPatchManager')).toBe(1);
     expect(bodies[0]).toEqual({ _typeName: 'LoginRequestType', userName: 'administrator@vsphere.local', password: PASSWORD });
-    expect(bodies[1]).toEqual({ _typeName: 'ScanHostPatchV2_TaskRequestType', metaUrls: ['https://depot/metadata.zip'] });
+    // The spec's request type: vim25 drops _Task from request type names.
+    expect(bodies[1]).toEqual({ _typeName: 'ScanHostPatchV2RequestType', metaUrls: ['https://depot/metadata.zip'] });
   });
 
   it('maps faults: TaskInProgress keeps its details, NotAuthenticated renews once', async () => {

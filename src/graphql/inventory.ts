@@ -2,6 +2,7 @@
  * Inventory queries shared by several fields (Query.clusters and VCenter.clusters, the
  * three `hosts` connections): scope, fan-out over vCenters, filtering and ordering.
  */
+import { connectionState } from './open-enums.ts';
 import type { GraphQLResolveInfo } from 'graphql';
 import { responsePathAsArray } from 'graphql';
 import type { GraphQLContext } from './context.ts';
@@ -111,7 +112,7 @@ export async function findHosts(
   const ids = filter?.ids?.map((id) => fromGlobalId(id, 'Host', 'filter.ids'));
   const clusterIds = filter?.clusterIds?.map((id) => fromGlobalId(id, 'Cluster', 'filter.clusterIds'));
   const wantedKeys = ids && new Set(ids.map((id) => objectKey(id.vcenter, id.moId)));
-  const states = filter?.connectionStates && new Set(filter.connectionStates.map((s) => CONNECTION_STATES[s]));
+  const states = filter?.connectionStates && new Set<string>(filter.connectionStates);
   const needle = filter?.nameContains?.toLowerCase();
 
   let records: HostRecord[];
@@ -140,7 +141,7 @@ export async function findHosts(
     .filter(
       (h) =>
         (!wantedKeys || wantedKeys.has(objectKey(h.vcenter, h.moId))) &&
-        (!states || states.has(h.connectionState)) &&
+        (!states || states.has(connectionState(h.connectionState))) &&
         (filter?.inMaintenanceMode == null || h.inMaintenanceMode === filter.inMaintenanceMode) &&
         (!filter?.build || h.product?.build === filter.build) &&
         (!needle || h.name.toLowerCase().includes(needle)),

@@ -31,8 +31,10 @@ export interface HostRecord {
   name: string;
   /** ClusterComputeResource for clustered hosts, ComputeResource for standalone ones. */
   parent?: ManagedObjectReference;
-  connectionState: 'connected' | 'disconnected' | 'notResponding';
-  powerState?: 'poweredOn' | 'poweredOff' | 'standBy' | 'unknown';
+  /** HostSystemConnectionState: connected, disconnected, notResponding, or a later release's value. */
+  connectionState: string;
+  /** HostSystemPowerState: poweredOn, poweredOff, standBy, unknown, or a later release's value. */
+  powerState?: string;
   inMaintenanceMode: boolean;
   product?: AboutInfo;
 }
@@ -127,6 +129,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
   /** The mirror snapshot of a vCenter when this operation reads the mirror and it is usable; else undefined (read live). */
   const mirrored = (vcenter: string) => inventory?.snapshot(vcenter);
 
+  const pageOptions = { maxObjects: PROPERTY_PAGE_SIZE };
   /** Every host record this request has read, whichever query path read it. */
   const knownHosts = new Map<string, HostRecord>();
   /** Host reads in flight per vCenter: a host lookup waits for them before asking vCenter again. */
@@ -195,7 +198,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
                   ],
                 })),
               ),
-            ], { maxObjects: PROPERTY_PAGE_SIZE }),
+            ], pageOptions),
           );
           try {
             const objects = await read;
@@ -222,7 +225,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
           vcenter,
           upstreams
             .get(vcenter)
-            .retrieveAll('HostSystem', [...HOST_PROPERTIES], { maxObjects: PROPERTY_PAGE_SIZE })
+            .retrieveAll('HostSystem', [...HOST_PROPERTIES], pageOptions)
             .then((objects) => remember(objects.map((o) => hostRecord(vcenter, o)))),
         );
       }),
@@ -245,7 +248,7 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
             if (missing.length > 0) {
               const objects = await upstreams.get(vcenter).retrieveProperties([
                 hostSpec(missing.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) }))),
-              ], { maxObjects: PROPERTY_PAGE_SIZE });
+              ], pageOptions);
               remember(objects.filter(hasProperties).map((o) => hostRecord(vcenter, o)));
             }
             positions.forEach((pos, i) => (results[pos] = knownHosts.get(objectKey(vcenter, moIds[i]!)) ?? null));

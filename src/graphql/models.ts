@@ -106,10 +106,26 @@ export interface PatchScanModel {
    * through the request's loader.
    */
   info?: TaskInfo;
+  /** The host, when known without the task (the mutation that started the scan knows it; TaskInfo.entity is optional). */
+  hostMoId?: string;
+  /** vCenter no longer has the task (state EXPIRED); `info` is the last state seen. */
+  expired?: boolean;
 }
 
-export function patchScanRef(vcenter: string, taskMoId: string, info?: TaskInfo): PatchScanModel {
-  return { __typename: 'PatchScan', vcenter, taskMoId, ...(info ? { info } : {}) };
+export function patchScanRef(
+  vcenter: string,
+  taskMoId: string,
+  info?: TaskInfo,
+  extra: { hostMoId?: string | undefined; expired?: boolean } = {},
+): PatchScanModel {
+  return {
+    __typename: 'PatchScan',
+    vcenter,
+    taskMoId,
+    ...(info ? { info } : {}),
+    ...(extra.hostMoId ? { hostMoId: extra.hostMoId } : {}),
+    ...(extra.expired ? { expired: true } : {}),
+  };
 }
 
 export interface SkippedHostModel {

@@ -14,7 +14,7 @@ import { moRef, propsOf } from '../vsphere/index.ts';
 import { DepotPolicy } from './depots.ts';
 import type { DepotPolicyOptions } from './depots.ts';
 import { LatestPerKeyQueue } from './latest-queue.ts';
-import { TaskWatcher, isTerminal } from './task-watcher.ts';
+import { TaskVanishedError, TaskWatcher, isTerminal } from './task-watcher.ts';
 import type { TaskWatcherOptions } from './task-watcher.ts';
 
 export interface ScanRef {
@@ -23,8 +23,23 @@ export interface ScanRef {
 }
 
 export interface ScanEvent extends ScanRef {
+  /** The latest state; for an expired scan, the last state seen before vCenter dropped the task. */
   info: TaskInfo;
+  /** vCenter no longer has the task: the stream's last event for this scan. */
+  expired?: boolean;
 }
+
+
+/** What patch scans need to know of a host; `patchManager` is optional in HostConfigManager. */
+export interface ScanTarget {
+  patchManager?: string;
+  connectionState?: string;
+  /** vCenter answered the host's properties with NoPermission: the caller may not use it. */
+  forbidden?: true;
+}
+
+/** How many started scans' hosts are remembered (TaskInfo.entity is optional: the host must not depend on it). */
+const REMEMBERED_SCANS = 10_000;
 
 export type ScanStartOutcome = { host: string; task: string } | { host: string; error: unknown };
 
@@ -40,7 +55,7 @@ export interface ScanOptions {
 export class ScanTargetError extends Error {
   override name = 'ScanTargetError';
   constructor(
-    readonly code: 'NOT_FOUND' | 'NOT_SUPPORTED',
+    readonly code: 'NOT_FOUND' | 'NOT_SUPPORTED' | 'HOST_NOT_CONNECTED' | 'FORBIDDEN',
     message: string,
   ) {
     super(message);
@@ -63,6 +78,8 @@ export class ScanService {
   private readonly logger: Logger;
   private readonly watcherOptions: TaskWatcherOptions;
   readonly depots: DepotPolicy;
+  /** scanKey → host MoID of scans started here, oldest first (bounded). */
+  private readonly startedOn = new Map<string, string>();
 
   constructor(clients: readonly VCenterClient[], { depots, ...watcherOptions }: ScanServiceOptions = {}) {
     this.clients = new Map(clients.map((c) => [c.name, c]));
@@ -108,24 +125,42 @@ export class ScanService {
   }
 
   /**
-   * Each host's HostPatchManager, in one PropertyCollector call: null for a host without one
-   * (the property is optional); hosts vCenter does not know are absent.
+   * Each host's HostPatchManager and connection state, in one PropertyCollector call. Hosts
+   * vCenter does not know are absent; a host the caller may not read is marked forbidden (vCenter
+   * answers its properties with NoPermission); a host without a patch manager has none.
    */
-  async patchManagers(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, string | null>> {
+  async scanTargets(vcenter: string, hostMoIds: readonly string[]): Promise<Map<string, ScanTarget>> {
     const objects = await this.client(vcenter).retrieveProperties([
       {
         _typeName: 'PropertyFilterSpec',
-        propSet: [{ _typeName: 'PropertySpec', type: 'HostSystem', pathSet: ['configManager.patchManager'] }],
+        propSet: [{ _typeName: 'PropertySpec', type: 'HostSystem', pathSet: ['configManager.patchManager', 'runtime.connectionState'] }],
         objectSet: hostMoIds.map((moId) => ({ _typeName: 'ObjectSpec', obj: moRef('HostSystem', moId) })),
         reportMissingObjectsInResults: true,
       },
     ]);
-    const managers = new Map<string, string | null>();
+    const targets = new Map<string, ScanTarget>();
     for (const object of objects) {
-      const manager = propsOf(object)['configManager.patchManager'] as ManagedObjectReference | undefined;
-      managers.set(object.obj.value, manager?.value ?? null);
+      if (object.missingSet?.some((m) => m.fault?._typeName === 'NoPermission')) {
+        targets.set(object.obj.value, { forbidden: true });
+        continue;
+      }
+      if (object.missingSet?.length && !object.propSet?.length) continue;
+      const props = propsOf(object);
+      const manager = props['configManager.patchManager'] as ManagedObjectReference | undefined;
+      const state = props['runtime.connectionState'] as string | undefined;
+      targets.set(object.obj.value, { ...(manager ? { patchManager: manager.value } : {}), ...(state ? { connectionState: state } : {}) });
     }
-    return managers;
+    return targets;
+  }
+
+  /** The host a scan started here runs on (undefined for scans started elsewhere, or long ago). */
+  hostOf(ref: ScanRef): string | undefined {
+    return this.startedOn.get(scanKey(ref));
+  }
+
+  private remember(ref: ScanRef, host: string): void {
+    this.startedOn.set(scanKey(ref), host);
+    if (this.startedOn.size > REMEMBERED_SCANS) this.startedOn.delete(this.startedOn.keys().next().value as string);
   }
 
   /**
@@ -135,13 +170,20 @@ export class ScanService {
    */
   async start(vcenter: string, hostMoIds: readonly string[], metaUrls: readonly string[], options?: ScanOptions | null): Promise<ScanStartOutcome[]> {
     const client = this.client(vcenter);
-    const managers = await this.patchManagers(vcenter, hostMoIds);
+    const targets = await this.scanTargets(vcenter, hostMoIds);
     const spec = operationSpec(options);
     return Promise.all(
       hostMoIds.map(async (host): Promise<ScanStartOutcome> => {
-        const manager = managers.get(host);
-        if (manager === undefined) return { host, error: new ScanTargetError('NOT_FOUND', `Host ${host} does not exist in vCenter ${vcenter}`) };
-        if (manager === null) return { host, error: new ScanTargetError('NOT_SUPPORTED', `Host ${host} has no patch manager`) };
+        const target = targets.get(host);
+        if (!target) return { host, error: new ScanTargetError('NOT_FOUND', `Host ${host} does not exist in vCenter ${vcenter}`) };
+        if (target.forbidden) return { host, error: new ScanTargetError('FORBIDDEN', `vCenter ${vcenter} does not let this caller read host ${host}`) };
+        if (target.connectionState !== undefined && target.connectionState !== 'connected') {
+          return { host, error: new ScanTargetError('HOST_NOT_CONNECTED', `Host ${host} is ${target.connectionState}: vCenter cannot scan it`) };
+        }
+        const manager = target.patchManager;
+        if (!manager) {
+          return { host, error: new ScanTargetError('NOT_SUPPORTED', `Host ${host} has no patch manager (configManager.patchManager is unset): vCenter cannot scan it`) };
+        }
         try {
           const task = await client.invoke<ManagedObjectReference>(
             'HostPatchManager',
@@ -151,6 +193,7 @@ export class ScanService {
             { idempotent: false },
           );
           this.logger.info('patch scan started', { vcenter, host, task: task.value, metaUrls: metaUrls.map(redactUrlQuery) });
+          this.remember({ vcenter, taskMoId: task.value }, host);
           return { host, task: task.value };
         } catch (error) {
           return { host, error };
@@ -247,6 +290,15 @@ export class ScanService {
         if (open.size === 0) end();
       }
     };
+    // vCenter dropped the task: the scan ends EXPIRED with the last state seen; the others go on.
+    const expire = (ref: ScanRef) => {
+      const key = scanKey(ref);
+      if (!open.has(key) || stream.isEnded) return;
+      const info = lastSent.get(key) ?? initial.get(key);
+      open.delete(key);
+      if (info) stream.push({ ...ref, info, expired: true }, key);
+      if (open.size === 0) end();
+    };
     for (const ref of refs) {
       const info = initial.get(scanKey(ref));
       if (info) send(ref, info);
@@ -258,7 +310,7 @@ export class ScanService {
           this.watcher(ref.vcenter).follow(
             ref.taskMoId,
             (info) => send(ref, info),
-            (error) => end(error),
+            (error) => (error instanceof TaskVanishedError ? expire(ref) : end(error)),
           ),
         );
       if (stream.isEnded) finish(); // ended while subscribing: release what was just followed

@@ -19,6 +19,17 @@ export type TaskListener = (info: TaskInfo) => void;
 /** Called when the watcher gives up on a task: the vCenter stayed unreachable, or the task vanished. */
 export type TaskFailureListener = (error: Error) => void;
 
+/** The task is gone from vCenter (a filter reported `leave`, or a read no longer finds it). */
+export class TaskVanishedError extends Error {
+  constructor(
+    readonly taskMoId: string,
+    vcenter: string,
+  ) {
+    super(`Task ${taskMoId} no longer exists in vCenter ${vcenter}`);
+    this.name = 'TaskVanishedError';
+  }
+}
+
 export interface TaskWatcherOptions {
   /** WaitForUpdatesEx maxWaitSeconds: how long one wait may block when nothing changes. */
   maxWaitSeconds?: number;
@@ -179,7 +190,8 @@ export class TaskWatcher {
           continue;
         }
         if (isUpstreamError(error) && error.fault === 'InvalidCollectorVersion') {
-          this.resetFilters();
+          // Same session: the filters still exist upstream. Destroy them, then start over.
+          this.releaseFilters();
           continue;
         }
         if (this.mode === 'wait' && this.client.sessionGeneration('vim') !== this.filterGeneration()) {
@@ -233,7 +245,7 @@ export class TaskWatcher {
         const task = this.tasks.get(objectUpdate.obj.value);
         if (!task) continue;
         if (objectUpdate.kind === 'leave') {
-          this.failTask(task, new Error(`Task ${task.moId} no longer exists in vCenter ${this.client.name}`));
+          this.failTask(task, new TaskVanishedError(task.moId, this.client.name));
           continue;
         }
         const change = objectUpdate.changeSet?.find((c) => c.name === 'info' && c.op !== 'remove');
@@ -255,7 +267,7 @@ export class TaskWatcher {
     }
     for (const task of active) {
       if (!seen.has(task.moId) && this.tasks.get(task.moId) === task) {
-        this.failTask(task, new Error(`Task ${task.moId} no longer exists in vCenter ${this.client.name}`));
+        this.failTask(task, new TaskVanishedError(task.moId, this.client.name));
       }
     }
     if (this.activeTasks().length > 0) await this.sleep(this.opts.pollIntervalMs);
@@ -299,6 +311,15 @@ export class TaskWatcher {
     for (const t of this.tasks.values()) t.filter = undefined;
   }
 
+  /** Destroys every filter of the live session (in the background), then starts over like resetFilters. */
+  private releaseFilters(): void {
+    for (const t of this.tasks.values()) {
+      if (t.filter) this.release(t.filter.moId);
+      t.filter = undefined;
+    }
+    this.version = '';
+  }
+
   private deliver(task: WatchedTask, info: TaskInfo): void {
     const last = task.last;
     if (isTerminal(last)) return; // a terminal state is delivered once, never replaced
@@ -338,6 +359,9 @@ export class TaskWatcher {
   private failTask(task: WatchedTask, error: Error): void {
     if (isTerminal(task.last)) return;
     this.tasks.delete(task.moId);
+    // No filter is forgotten without being destroyed: a `leave` leaves the filter in place upstream.
+    if (task.filter) this.release(task.filter.moId);
+    task.filter = undefined;
     for (const f of [...task.followers]) this.notify(() => f.onFailure(error));
   }
 

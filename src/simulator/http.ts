@@ -20,7 +20,17 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
-export async function readBody(req: IncomingMessage): Promise<string> {
+/** Bodies already read: request validation reads a body before its handler does. */
+const bodies = new WeakMap<IncomingMessage, Promise<string>>();
+
+/** The request body as text; reading twice gives the same text. */
+export function readBody(req: IncomingMessage): Promise<string> {
+  let body = bodies.get(req);
+  if (!body) bodies.set(req, (body = readBodyOnce(req)));
+  return body;
+}
+
+async function readBodyOnce(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

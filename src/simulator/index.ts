@@ -4,12 +4,15 @@
 
 import { buildUserDirectory } from './authz.ts';
 import type { BulkUsersSpec, SimPermissionSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
+import { appendFileSync } from 'node:fs';
 import { DEFAULT_FLEET_SIZE, buildFleet } from './inventory.ts';
 import type { FleetSize, VCenterInventory } from './inventory.ts';
 import { VCenterServer } from './server.ts';
 import type { FaultRule } from './injection.ts';
+import type { SimQuirks } from './quirks.ts';
 import type { SimStats } from './stats.ts';
 import { principalName } from './sessions.ts';
+import { requestValidator } from './request-validation.ts';
 import { TASK_RETENTION_MS } from './tasks.ts';
 import { createTlsMaterial } from './tls.ts';
 
@@ -19,6 +22,8 @@ export type { FaultRule, InjectedError } from './injection.ts';
 export type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
 export { InventoryChangeError } from './dynamics.ts';
 import type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
+export type { SimQuirks } from './quirks.ts';
+export { FUTURE_ENUM_VALUES } from './quirks.ts';
 export { DEPOT_URLS } from './depot.ts';
 export { DEFAULT_USERS, READ_ONLY_PRIVILEGES } from './authz.ts';
 export type { BulkUsersSpec, SimPermissionSpec, SimRoleSpec, SimUserSpec } from './authz.ts';
@@ -70,6 +75,15 @@ export interface SimulatorOptions {
   faults?: FaultRule[];
   /** How long a finished Task stays readable and in recentTask, default 600,000 ms (vCenter: ~10 minutes) */
   taskRetentionMs?: number;
+  /**
+   * Default true: every request body and parameter is checked against the official spec
+   * subsets (../shared/vsphere-api/openapi, or $VSPHERE_API_SPEC_DIR) and refused like
+   * vCenter refuses an invalid one. Without the subsets the simulator runs unvalidated and
+   * says so once on stderr.
+   */
+  validateRequests?: boolean;
+  /** Answers a real vCenter may give that the default simulator does not (see quirks.ts), for every vCenter */
+  quirks?: SimQuirks;
 }
 
 export interface PerVcenterOptions {
@@ -79,6 +93,10 @@ export interface PerVcenterOptions {
   changeFeed?: boolean;
   /** Fault rules of this vCenter from the start (instead of SimulatorOptions.faults) */
   faults?: FaultRule[];
+  /** Quirks of this vCenter (instead of SimulatorOptions.quirks) */
+  quirks?: SimQuirks;
+  /** The about.apiVersion this vCenter reports, default '8.0.3.0'; it serves VI/JSON for every listed release up to it */
+  apiVersion?: string;
 }
 
 export interface SimulatedVCenter {
@@ -106,6 +124,8 @@ export interface SimulatedVCenter {
   setFaults(rules: FaultRule[], seed?: number): void;
   /** Removes every fault rule (same as DELETE /_sim/faults). */
   clearFaults(): void;
+  /** Replaces the quirks in force (from the next request on). */
+  setQuirks(quirks: SimQuirks): void;
   /** Closes the listening socket and destroys every connection: the whole vCenter is unreachable. */
   down(): Promise<void>;
   /** Listens again on the same port. */
@@ -143,6 +163,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...(options.perVcenter ? { perVcenter: options.perVcenter } : {}),
   });
 
+  const validator = options.validateRequests === false ? undefined : requestValidator();
+  options.perVcenter?.forEach((o, i) => {
+    const inventory = inventories[i];
+    if (o?.apiVersion !== undefined && inventory) {
+      inventory.apiVersion = o.apiVersion;
+      inventory.about = { ...inventory.about, apiVersion: o.apiVersion };
+    }
+  });
   const servers: VCenterServer[] = [];
   try {
     for (const inventory of inventories) {
@@ -160,6 +188,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         faults: options.perVcenter?.[inventory.index]?.faults ?? options.faults ?? [],
         faultSeed: (seed * 7919 + inventory.index * 104729 + 0x5eed) >>> 0,
         changeFeed: options.perVcenter?.[inventory.index]?.changeFeed ?? true,
+        requestValidator: validator,
+        quirks: { ...(options.perVcenter?.[inventory.index]?.quirks ?? options.quirks ?? {}) },
       });
       servers.push(server);
       await server.listen();
@@ -183,6 +213,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       setLatency: (ms: number) => s.setLatency(ms),
       setFaults: (rules: FaultRule[], faultSeed?: number) => s.setFaults(rules, faultSeed),
       clearFaults: () => s.clearFaults(),
+      setQuirks: (quirks: SimQuirks) => s.setQuirks(quirks),
       down: () => s.down(),
       up: () => s.up(),
     })),
@@ -192,6 +223,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     users: users.users.map((u) => ({ name: u.name, password: u.password, principal: principalName(u.name), permissions: u.permissions ?? [] })),
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
+      // $SIM_VALIDATION_REPORT: one JSON line per closed simulator with the requests it
+      // validated against the spec, so a whole test run can be summed up.
+      const report = process.env['SIM_VALIDATION_REPORT'];
+      if (report && validator) appendFileSync(report, `${JSON.stringify(validator.drainTally())}\n`);
     },
   };
 }

@@ -143,7 +143,7 @@ export interface VCenterInventory {
   /** Display name, e.g. 'vc-01.sim.local' */
   name: string;
   instanceUuid: string;
-  about: typeof VCENTER_ABOUT & { instanceUuid: string };
+  about: Omit<typeof VCENTER_ABOUT, 'apiVersion'> & { apiVersion: string; instanceUuid: string };
   /** Highest VI/JSON release this vCenter serves. */
   apiVersion: string;
   /** False simulates a vCenter older than 8.0 U1: no VI/JSON API at all (/sdk/vim25 → 404). */

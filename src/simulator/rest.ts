@@ -9,6 +9,8 @@ import type { Authorization } from './authz.ts';
 import type { SimCluster, SimHost, VCenterInventory } from './inventory.ts';
 import type { RestSession, SessionStore } from './sessions.ts';
 import type { StatsRecorder } from './stats.ts';
+import { installedImagesWithQuirks } from './quirks.ts';
+import type { SimQuirks } from './quirks.ts';
 
 export interface RestDeps {
   inv: VCenterInventory;
@@ -16,6 +18,7 @@ export interface RestDeps {
   stats: StatsRecorder;
   authz: Authorization;
   limits: { clusters: number; hosts: number };
+  quirks: SimQuirks;
 }
 
 type Json = Record<string, unknown>;
@@ -246,7 +249,7 @@ const ROUTES: Route[] = [
       if (!c) return clusterNotFound(res, p.cluster ?? '');
       // Per the operation's spec; vCenter's ReadOnly role does not include it.
       if (!mayOnCluster(deps, session, c, 'VcIntegrity.lifecycleSettings.Read')) return unauthorized(res);
-      sendJson(res, 200, installedImageInfo(deps.inv, c));
+      sendJson(res, 200, installedImagesWithQuirks(installedImageInfo(deps.inv, c), deps.quirks));
     },
   },
   {

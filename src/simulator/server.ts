@@ -12,6 +12,9 @@ import type { InventoryChange, InventoryChangeResult } from './dynamics.ts';
 import { fault } from './faults.ts';
 import { pathSegments, readBody, sendEmpty, sendJson } from './http.ts';
 import { FaultInjector, parseFaultRules } from './injection.ts';
+import { refuseRest, refuseVim } from './request-validation.ts';
+import type { RequestValidator } from './request-validation.ts';
+import type { SimQuirks } from './quirks.ts';
 import type { Decision, FaultRule } from './injection.ts';
 import type { VCenterInventory } from './inventory.ts';
 import { Authorization } from './authz.ts';
@@ -44,6 +47,10 @@ export interface VCenterServerOptions {
   /** Fault rules in force from the start, and the seed of their RNG. */
   faults: FaultRule[];
   faultSeed: number;
+  /** Answers a real vCenter may give that the default simulator does not. */
+  quirks: SimQuirks;
+  /** Checks every request against the official spec subsets; undefined when they are absent. */
+  requestValidator: RequestValidator | undefined;
 }
 
 /** What vCenter's reverse proxy (envoy) answers when the service behind it is unavailable. */
@@ -58,6 +65,7 @@ export class VCenterServer {
   private readonly server: Server;
   private readonly injector: FaultInjector;
   private latencyMs: number;
+  private quirks: SimQuirks;
   private port = 0;
   private listening = false;
   private closed = false;
@@ -69,7 +77,11 @@ export class VCenterServer {
   constructor(private readonly options: VCenterServerOptions) {
     this.inventory = options.inventory;
     this.latencyMs = options.latencyMs;
-    this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs);
+    this.quirks = options.quirks;
+    this.tasks = new TaskStore(options.patchScanDurationMs, options.taskRetentionMs, (t) => {
+      const dropped = this.quirks.dropTasksOf ?? [];
+      return dropped.includes('*') || dropped.includes(t.entity.value);
+    });
     this.injector = new FaultInjector(options.faultSeed, options.faults);
     this.authz = new Authorization(options.inventory, options.users);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -123,6 +135,11 @@ export class VCenterServer {
 
   setFaults(rules: FaultRule[], seed?: number): void {
     this.injector.set(rules, seed);
+  }
+
+  /** Replaces the quirks in force (they apply from the next request on). */
+  setQuirks(quirks: SimQuirks): void {
+    this.quirks = { ...quirks };
   }
 
   clearFaults(): void {
@@ -213,6 +230,7 @@ export class VCenterServer {
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const route = this.routeOf(method, segments);
     try {
+      if (route !== '(unmatched)' && (await this.refusedAsInvalid(req, res, method, route, segments, url))) return;
       const decision = this.injector.decide(method, route);
       if (decision && (await this.inject(decision, req, res, segments))) return;
       if (segments[0] === 'api') {
@@ -222,6 +240,7 @@ export class VCenterServer {
           stats: this.recorder,
           authz: this.authz,
           limits: this.options.restListLimits,
+          quirks: this.quirks,
         });
       } else if (segments[0] === 'sdk' && segments[1] === 'vim25') {
         await handleVim(req, res, segments, {
@@ -233,6 +252,7 @@ export class VCenterServer {
           tasks: this.tasks,
           patchScanDurationMs: this.options.patchScanDurationMs,
           changeFeed: this.options.changeFeed,
+          quirks: this.quirks,
         });
       } else {
         sendEmpty(res, 404);
@@ -240,6 +260,23 @@ export class VCenterServer {
     } finally {
       this.recorder.count(method, route);
     }
+  }
+
+  /** Validates the request against the spec (the one hook); true when it was refused. */
+  private async refusedAsInvalid(req: IncomingMessage, res: ServerResponse, method: string, route: string, segments: string[], url: URL): Promise<boolean> {
+    const validator = this.options.requestValidator;
+    if (!validator) return false;
+    const vim = segments[0] === 'sdk';
+    const verdict = vim
+      ? validator.checkVim(method, segments, method === 'POST' ? await readBody(req) : '')
+      : validator.checkRest(method, url.pathname.replace(/^\/api/, ''), url.searchParams);
+    if (!verdict.checked) return false;
+    this.recorder.validation(method, route, verdict.problems.length === 0);
+    validator.note(method, route, verdict.problems.length === 0);
+    if (verdict.problems.length === 0) return false;
+    if (vim) refuseVim(res, verdict.problems);
+    else refuseRest(res, verdict.problems);
+    return true;
   }
 
   /**

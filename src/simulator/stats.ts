@@ -4,6 +4,10 @@ export interface SimStats {
   /** key = "METHOD route-template", e.g. "GET /api/vcenter/cluster" */
   requests: Record<string, number>;
   totalRequests: number;
+  /** Requests checked against the official spec subsets, by "METHOD route-template" (see request-validation.ts). */
+  validatedRequests: Record<string, number>;
+  /** Of those, the ones refused as invalid (InvalidRequest / 400 INVALID_ARGUMENT). */
+  invalidRequests: Record<string, number>;
   /** successful logins since last reset */
   logins: { rest: number; vim: number };
   /** logins refused (unknown user or wrong password) since last reset */
@@ -23,6 +27,8 @@ export interface SimStats {
   liveTasks: number;
   /** Tasks queued or running. */
   runningTasks: number;
+  /** VI/JSON requests by the release in their URL (/sdk/vim25/{release}/...). */
+  vimReleases: Record<string, number>;
   /** Injected faults by kind: latency, http503, http500, fault:<VimFaultType>, hang, reset, down. */
   faultsInjected: Record<string, number>;
   /** Faults the VI/JSON API answered by itself (not injected), by fault type, e.g. InvalidCollectorVersion. */
@@ -47,6 +53,8 @@ export type Api = 'rest' | 'vim';
 export class StatsRecorder {
   private requests = new Map<string, number>();
   private total = 0;
+  private validated = new Map<string, number>();
+  private invalid = new Map<string, number>();
   private logins = { rest: 0, vim: 0 };
   private failedLogins = { rest: 0, vim: 0 };
   private logouts = { rest: 0, vim: 0 };
@@ -55,12 +63,24 @@ export class StatsRecorder {
   private faults = new Map<string, number>();
   private answered = new Map<string, number>();
   private scanSpec: SimStats['lastScanSpec'] = null;
+  private releases = new Map<string, number>();
+
+  release(release: string): void {
+    this.releases.set(release, (this.releases.get(release) ?? 0) + 1);
+  }
 
   /** Called once per request with its route template (never for /_sim/). */
   count(method: string, route: string): void {
     const key = `${method} ${route}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     this.total++;
+  }
+
+  /** A request checked against the spec; `valid` false when it was refused. */
+  validation(method: string, route: string, valid: boolean): void {
+    const key = `${method} ${route}`;
+    this.validated.set(key, (this.validated.get(key) ?? 0) + 1);
+    if (!valid) this.invalid.set(key, (this.invalid.get(key) ?? 0) + 1);
   }
 
   login(api: Api, ok: boolean): void {
@@ -98,6 +118,8 @@ export class StatsRecorder {
     return {
       requests: sorted(this.requests),
       totalRequests: this.total,
+      validatedRequests: sorted(this.validated),
+      invalidRequests: sorted(this.invalid),
       logins: { ...this.logins },
       failedLogins: { ...this.failedLogins },
       logouts: { ...this.logouts },
@@ -108,6 +130,7 @@ export class StatsRecorder {
       peakWaitingCalls: this.peakWaiting,
       liveTasks: live.tasks.live,
       runningTasks: live.tasks.running,
+      vimReleases: sorted(this.releases),
       faultsInjected: sorted(this.faults),
       faultsAnswered: sorted(this.answered),
       lastScanSpec: this.scanSpec && { ...this.scanSpec },
@@ -117,6 +140,8 @@ export class StatsRecorder {
   reset(): void {
     this.requests.clear();
     this.total = 0;
+    this.validated.clear();
+    this.invalid.clear();
     this.logins = { rest: 0, vim: 0 };
     this.failedLogins = { rest: 0, vim: 0 };
     this.logouts = { rest: 0, vim: 0 };
@@ -125,5 +150,6 @@ export class StatsRecorder {
     this.faults.clear();
     this.answered.clear();
     this.scanSpec = null;
+    this.releases.clear();
   }
 }

@@ -116,6 +116,8 @@ export class TaskStore {
   constructor(
     private readonly defaultDurationMs: number,
     private readonly retentionMs = TASK_RETENTION_MS,
+    /** Tasks vCenter drops halfway through running (quirks.dropTasksOf). */
+    private readonly vanishes: (t: SimTask) => boolean = () => false,
   ) {}
 
   /** Tasks still known to vCenter (finished ones are forgotten after the retention time). */
@@ -124,6 +126,7 @@ export class TaskStore {
     for (const [id, t] of this.all) {
       const done = taskState(t, now).completeTime;
       if (done !== undefined && now - done > this.retentionMs) this.all.delete(id);
+      else if (t.cancelledAt === undefined && now >= t.queueTime + QUEUED_MS + t.durationMs / 2 && this.vanishes(t)) this.all.delete(id);
     }
     return this.all;
   }

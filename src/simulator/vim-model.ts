@@ -21,6 +21,8 @@ import {
   strings,
 } from './vim-values.ts';
 import type { VimValue } from './vim-values.ts';
+import { withQuirks } from './quirks.ts';
+import type { SimQuirks } from './quirks.ts';
 
 export interface VimContext {
   inv: VCenterInventory;
@@ -30,6 +32,8 @@ export interface VimContext {
   access: Access;
   /** The caller's session, when authenticated. */
   session?: VimSession;
+  /** Answers a real vCenter may give that the default simulator does not (quirks.ts). */
+  quirks?: SimQuirks;
 }
 
 export interface ManagedObject {
@@ -464,6 +468,10 @@ function object(refValue: MoRef, props: Record<string, () => VimValue | undefine
 
 /** Finds a managed object by reference; undefined when it does not exist (for this session). */
 export function resolve(ctx: VimContext, r: MoRef): ManagedObject | undefined {
+  return withQuirks(resolveObject(ctx, r), ctx.quirks);
+}
+
+function resolveObject(ctx: VimContext, r: MoRef): ManagedObject | undefined {
   const { inv } = ctx;
   switch (r.type) {
     case 'Folder': {

@@ -24,6 +24,7 @@ import { KNOWN_TYPES, PROPERTIES, patchManagerHost, resolve, serviceContent, use
 import type { VimContext } from './vim-model.ts';
 import { morefJson, toRaw } from './vim-values.ts';
 import type { VimValue } from './vim-values.ts';
+import type { SimQuirks } from './quirks.ts';
 
 export interface VimDeps {
   inv: VCenterInventory;
@@ -37,6 +38,7 @@ export interface VimDeps {
   patchScanDurationMs: number;
   /** False: CreateFilter and WaitForUpdatesEx answer NotSupported. */
   changeFeed: boolean;
+  quirks: SimQuirks;
 }
 
 /** Releases of the spec's release enum that have the VI/JSON API (8.0 U1 and later). */
@@ -129,7 +131,8 @@ export const MAX_PAGE_SIZE = 10_000;
 function page(call: Call, session: VimSession, objects: ObjectContentJson[], maxObjects: number | undefined): unknown {
   const size = maxObjects === undefined ? call.deps.pageSize : Math.min(maxObjects, MAX_PAGE_SIZE);
   const result: Record<string, unknown> = { _typeName: 'RetrieveResult' };
-  if (objects.length > size) {
+  // quirks.endlessPaging: a token on every page, so a client that follows tokens blindly never stops.
+  if (objects.length > size || call.deps.quirks.endlessPaging) {
     const token = randomBytes(8).toString('hex');
     session.retrievals.set(token, { collector: call.target.value, remaining: objects.slice(size), maxObjects });
     result.token = token;
@@ -400,7 +403,8 @@ export async function handleVim(req: IncomingMessage, res: ServerResponse, segme
     session.lastActiveTime = new Date();
     session.callCount++;
   }
-  const base = { inv: deps.inv, sessions: deps.sessions, tasks: deps.tasks, access: accessOf(deps.authz, deps.inv, deps.tasks, session?.account) };
+  const base = { inv: deps.inv, sessions: deps.sessions, tasks: deps.tasks, access: accessOf(deps.authz, deps.inv, deps.tasks, session?.account), quirks: deps.quirks };
+  deps.stats.release(segments[2] ?? '');
   const ctx: VimContext = session ? { ...base, session } : base;
 
   try {

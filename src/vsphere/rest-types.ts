@@ -3,18 +3,20 @@
  * official OpenAPI spec (vcenter.yaml, schemas `Vcenter.*`, `Esx.Settings.*`, `Vapi.Std.*`).
  * Names drop the dots: `Esx.Settings.SoftwareInfo` -> `SoftwareInfo`.
  * Optional (`?`) exactly where the spec does not list the property as required.
+ *
+ * Most are now aliases of the types `npm run gen:vsphere-types` generates from the spec subset
+ * (src/vsphere/generated/rest.ts); the rest (filters, error and enum types) stay hand-written.
+ * vSphere enums are open: a value outside a generated enum union can still arrive at run
+ * time, which is why the GraphQL layer reads them through openEnum().
  */
+import type { components } from './generated/rest.ts';
+
+type RestSchemas = components['schemas'];
 
 // ---------- Vcenter.Cluster / Vcenter.Host ----------
 
 /** Vcenter.Cluster.Summary */
-export interface ClusterSummary {
-  /** MoID of the ClusterComputeResource, e.g. `domain-c8`. */
-  cluster: string;
-  name: string;
-  ha_enabled: boolean;
-  drs_enabled: boolean;
-}
+export type ClusterSummary = RestSchemas['Vcenter.Cluster.Summary'];
 
 /** Vcenter.Cluster.FilterSpec (sent as repeated query parameters). */
 export interface ClusterFilter {
@@ -30,16 +32,7 @@ export type HostConnectionState = 'CONNECTED' | 'DISCONNECTED' | 'NOT_RESPONDING
 export type HostPowerState = 'POWERED_ON' | 'POWERED_OFF' | 'STANDBY';
 
 /** Vcenter.Host.Summary */
-export interface HostSummary {
-  /** MoID of the HostSystem, e.g. `host-12`. */
-  host: string;
-  name: string;
-  connection_state: HostConnectionState;
-  /** Only relevant when connection_state is CONNECTED. */
-  power_state?: HostPowerState;
-  /** Added in vSphere API 9.0.0.0. */
-  host_uuid?: string;
-}
+export type HostSummary = RestSchemas['Vcenter.Host.Summary'];
 
 /** Vcenter.Host.FilterSpec (sent as repeated query parameters; `connectionStates` -> `connection_states`). */
 export interface HostFilter {
@@ -79,13 +72,7 @@ export interface LocalizationParam {
 }
 
 /** Vapi.Std.LocalizableMessage */
-export interface LocalizableMessage {
-  id: string;
-  default_message: string;
-  args: string[];
-  params?: Record<string, LocalizationParam>;
-  localized?: string;
-}
+export type LocalizableMessage = RestSchemas['Vapi.Std.LocalizableMessage'];
 
 /** Vapi.Std.Errors.Error.Type */
 export type VapiErrorType =
@@ -108,171 +95,75 @@ export interface VapiError {
 // ---------- Esx.Settings ----------
 
 /** Esx.Settings.HostInfo */
-export interface EsxHostInfo {
-  name: string;
-  is_vsan_witness?: boolean;
-}
+export type EsxHostInfo = RestSchemas['Esx.Settings.HostInfo'];
 
 /** Esx.Settings.Notification.Type */
 export type NotificationType = 'INFO' | 'WARNING' | 'ERROR';
 
 /** Esx.Settings.Notification */
-export interface Notification {
-  type?: NotificationType;
-  id: string;
-  /** date-time */
-  time: string;
-  message: LocalizableMessage;
-  resolution?: LocalizableMessage;
-  originator?: string;
-  retriable?: boolean;
-}
+export type Notification = RestSchemas['Esx.Settings.Notification'];
 
 /** Esx.Settings.Notifications */
-export interface Notifications {
-  info?: Notification[];
-  warnings?: Notification[];
-  errors?: Notification[];
-}
+export type Notifications = RestSchemas['Esx.Settings.Notifications'];
 
 /** Esx.Settings.ComponentDetails */
-export interface ComponentDetails {
-  display_name: string;
-  vendor: string;
-  display_version?: string;
-}
+export type ComponentDetails = RestSchemas['Esx.Settings.ComponentDetails'];
 
 /** Esx.Settings.ComponentInfo (nullable in the spec: a removed component maps to null). */
-export interface ComponentInfo {
-  version?: string;
-  details?: ComponentDetails;
-}
+export type ComponentInfo = RestSchemas['Esx.Settings.ComponentInfo'];
 
 /** Esx.Settings.SolutionComponentDetails */
-export interface SolutionComponentDetails {
-  component: string;
-  display_name: string;
-  display_version?: string;
-  vendor: string;
-}
+export type SolutionComponentDetails = RestSchemas['Esx.Settings.SolutionComponentDetails'];
 
 /** Esx.Settings.SolutionDetails */
-export interface SolutionDetails {
-  display_name: string;
-  display_version: string;
-  components: SolutionComponentDetails[];
-}
+export type SolutionDetails = RestSchemas['Esx.Settings.SolutionDetails'];
 
 /** Esx.Settings.SolutionComponentSpec */
-export interface SolutionComponentSpec {
-  component: string;
-}
+export type SolutionComponentSpec = RestSchemas['Esx.Settings.SolutionComponentSpec'];
 
 /** Esx.Settings.SolutionInfo */
-export interface SolutionInfo {
-  details?: SolutionDetails;
-  version: string;
-  components: SolutionComponentSpec[];
-}
+export type SolutionInfo = RestSchemas['Esx.Settings.SolutionInfo'];
 
 /** Esx.Settings.BaseImageDetails */
-export interface BaseImageDetails {
-  display_name: string;
-  display_version: string;
-  /** date-time */
-  release_date: string;
-  /** Added in 8.0.3.0: full version -> display version. */
-  quick_patch_compatible_versions?: Record<string, string>;
-}
+export type BaseImageDetails = RestSchemas['Esx.Settings.BaseImageDetails'];
 
 /** Esx.Settings.BaseImageInfo */
-export interface BaseImageInfo {
-  details?: BaseImageDetails;
-  version: string;
-}
+export type BaseImageInfo = RestSchemas['Esx.Settings.BaseImageInfo'];
 
 /** Esx.Settings.AddOnDetails */
-export interface AddOnDetails {
-  display_name: string;
-  vendor: string;
-  display_version: string;
-}
+export type AddOnDetails = RestSchemas['Esx.Settings.AddOnDetails'];
 
 /** Esx.Settings.AddOnInfo */
-export interface AddOnInfo {
-  details?: AddOnDetails;
-  name: string;
-  version: string;
-}
+export type AddOnInfo = RestSchemas['Esx.Settings.AddOnInfo'];
 
 /** Esx.Settings.HardwareSupportPackageInfo */
-export interface HardwareSupportPackageInfo {
-  pkg: string;
-  version: string;
-}
+export type HardwareSupportPackageInfo = RestSchemas['Esx.Settings.HardwareSupportPackageInfo'];
 
 /** Esx.Settings.HardwareSupportInfo */
-export interface HardwareSupportInfo {
-  /** Keyed by Hardware Support Manager id. */
-  packages: Record<string, HardwareSupportPackageInfo>;
-}
+export type HardwareSupportInfo = RestSchemas['Esx.Settings.HardwareSupportInfo'];
 
 /** Esx.Settings.HostHardwareInfo */
-export interface HostHardwareInfo {
-  vendor: string;
-  models?: string[];
-  families?: string[];
-  oem_strings?: string[];
-}
+export type HostHardwareInfo = RestSchemas['Esx.Settings.HostHardwareInfo'];
 
 /** Esx.Settings.ImageSelectionInfo.SelectionType */
 export type ImageSelectionType = 'HOST_UUID' | 'HOST_HARDWARE_SPEC' | 'UNKNOWN';
 
 /** Esx.Settings.ImageSelectionInfo */
-export interface ImageSelectionInfo {
-  selection_type: ImageSelectionType;
-  host_uuids?: string[];
-  host_hardware_spec?: HostHardwareInfo;
-}
+export type ImageSelectionInfo = RestSchemas['Esx.Settings.ImageSelectionInfo'];
 
 /** Esx.Settings.AlternativeImageInfo */
-export interface AlternativeImageInfo {
-  base_image: BaseImageInfo;
-  add_on?: AddOnInfo;
-  components: Record<string, ComponentInfo | null>;
-  solutions: Record<string, SolutionInfo>;
-  hardware_support?: HardwareSupportInfo;
-  removed_components?: Record<string, ComponentInfo | null>;
-  display_name: string;
-  selection_criteria: ImageSelectionInfo;
-}
+export type AlternativeImageInfo = RestSchemas['Esx.Settings.AlternativeImageInfo'];
 
 /** Esx.Settings.SoftwareInfo */
-export interface SoftwareInfo {
-  base_image: BaseImageInfo;
-  add_on?: AddOnInfo;
-  components: Record<string, ComponentInfo | null>;
-  solutions: Record<string, SolutionInfo>;
-  hardware_support?: HardwareSupportInfo;
-  removed_components?: Record<string, ComponentInfo | null>;
-  alternative_images?: Record<string, AlternativeImageInfo>;
-}
+export type SoftwareInfo = RestSchemas['Esx.Settings.SoftwareInfo'];
 
 // ---------- Esx.Settings.Clusters.InstalledImages ----------
 
 /** Esx.Settings.Clusters.InstalledImages.InstalledImage */
-export interface InstalledImage {
-  software_info: SoftwareInfo;
-  host_list: string[];
-}
+export type InstalledImage = RestSchemas['Esx.Settings.Clusters.InstalledImages.InstalledImage'];
 
 /** Esx.Settings.Clusters.InstalledImages.ImageCategories */
-export interface ImageCategories {
-  is_highest_and_widely_used_image_equal: boolean;
-  most_widely_used_image?: InstalledImage;
-  highest_versioned_image?: InstalledImage;
-  host_image_list?: InstalledImage[];
-}
+export type ImageCategories = RestSchemas['Esx.Settings.Clusters.InstalledImages.ImageCategories'];
 
 /** Esx.Settings.Clusters.InstalledImages.InstalledImageInfo.Status */
 export type InstalledImageStatus = 'UNAVAILABLE' | 'ELIGIBILITY_CHECK_FAILURE' | 'EXTRACT_INSTALLED_IMAGE_FAILURE' | 'SUCCESS';
@@ -281,24 +172,7 @@ export type InstalledImageStatus = 'UNAVAILABLE' | 'ELIGIBILITY_CHECK_FAILURE' |
 export type InstalledImageOperationType = 'ELIGIBILITY_CHECK' | 'EXTRACT_INSTALLED_IMAGE';
 
 /** Esx.Settings.Clusters.InstalledImages.InstalledImageInfo */
-export interface InstalledImageInfo {
-  /** date-time */
-  completion_time: string;
-  uniform_image: boolean;
-  status: InstalledImageStatus;
-  successful_hosts: string[];
-  failed_hosts: string[];
-  unsupported_hosts: string[];
-  image_categories: ImageCategories;
-  /** Keyed by host MoID. */
-  host_notifications: Record<string, Notifications>;
-  /** Keyed by host MoID. */
-  host_info: Record<string, EsxHostInfo>;
-  /** Vib `name(version)` -> host MoIDs. */
-  orphaned_vibs: Record<string, string[]>;
-  /** Keyed by InstalledImageOperationType. */
-  notifications: Partial<Record<InstalledImageOperationType, Notifications>> & Record<string, Notifications>;
-}
+export type InstalledImageInfo = RestSchemas['Esx.Settings.Clusters.InstalledImages.InstalledImageInfo'];
 
 /** Cis.Session.Info */
 export interface SessionInfo {

@@ -3,6 +3,7 @@
  * (undici Agent + concurrency cap) shared by a REST client and a VI/JSON client, each with its
  * own reused session.
  */
+import type { RetrieveOptions } from './vim-client.ts';
 import { DEFAULT_BREAKER, type BreakerOptions, type BreakerStatus } from './breaker.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { DEFAULT_RETRY, HttpTransport, type RetryPolicy, type UpstreamCall } from './http.ts';
@@ -218,7 +219,7 @@ export class VCenterClient {
     return this.vim.about();
   }
 
-  retrieveProperties(specSet: PropertyFilterSpec[], options?: { maxObjects?: number }): Promise<ObjectContent[]> {
+  retrieveProperties(specSet: PropertyFilterSpec[], options?: RetrieveOptions): Promise<ObjectContent[]> {
     return this.track(() => this.vim.retrieveProperties(specSet, options));
   }
 
@@ -226,7 +227,7 @@ export class VCenterClient {
     return this.track(() => this.vim.containerView(type));
   }
 
-  retrieveAll(type: string, pathSet: string[], options?: { maxObjects?: number }): Promise<ObjectContent[]> {
+  retrieveAll(type: string, pathSet: string[], options?: RetrieveOptions): Promise<ObjectContent[]> {
     return this.track(() => this.vim.retrieveAll(type, pathSet, options));
   }
 

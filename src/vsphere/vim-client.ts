@@ -34,6 +34,57 @@ export const BOOTSTRAP_RELEASE = '8.0.1.0';
 
 const RELEASE_RE = /^\d{1,2}\.\d{1,2}\.\d{1,2}\.\d{1,4}$/;
 
+/**
+ * The releases the VI/JSON spec lists (its `release` server variable), from the first with
+ * the VI/JSON API on, oldest first. A vCenter serves every listed release up to its own.
+ */
+export const KNOWN_RELEASES = ['8.0.1.0', '8.0.2.0', '8.0.3.0', '8.0.3.1', '9.0.0.0', '9.1.0.0', '9.1.1.0'] as const;
+
+function compareReleases(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * The release to speak with a vCenter reporting `apiVersion`: the highest listed release not
+ * above it (8.0.3.2 → 8.0.3.1), since an unlisted patch release has no URL of its own.
+ */
+export function negotiateRelease(apiVersion: string): string {
+  let chosen: string = BOOTSTRAP_RELEASE;
+  for (const r of KNOWN_RELEASES) if (compareReleases(r, apiVersion) <= 0) chosen = r;
+  return chosen;
+}
+
+/**
+ * Bounds on one paged read. A read of N named objects needs about N ÷ page size pages; a
+ * read through a traversal (container view) is bounded by the vSphere maxima of objects per
+ * vCenter. Past the bound, or past the absolute cap, a vCenter that keeps answering tokens is
+ * not finishing: the read stops with UPSTREAM_ERROR instead of calling for ever.
+ */
+export const PAGE_MARGIN = 3;
+export const MAX_PAGES_PER_READ = 1_000;
+export const TRAVERSAL_OBJECT_BOUND = 50_000;
+/** vCenter's page size when the caller sets no maxObjects. */
+const DEFAULT_PAGE_SIZE = 100;
+
+export interface RetrieveOptions {
+  /** Objects per page (RetrieveOptions.maxObjects). */
+  maxObjects?: number;
+  /** Aborted when the operation that needs the read has ended: no further page is fetched. */
+  signal?: AbortSignal;
+}
+
+export function pageLimit(specSet: readonly PropertyFilterSpec[], maxObjects: number | undefined): number {
+  const traverses = specSet.some((s) => s.objectSet.some((o) => (o.selectSet?.length ?? 0) > 0));
+  const objects = traverses ? TRAVERSAL_OBJECT_BOUND : specSet.reduce((n, s) => n + s.objectSet.length, 0);
+  return Math.min(Math.ceil(objects / Math.max(1, maxObjects ?? DEFAULT_PAGE_SIZE)) + PAGE_MARGIN, MAX_PAGES_PER_READ);
+}
+
 export interface InvokeOptions {
   /** May the call be retried on 503 / reset / timeout? Default false (never blindly retried). */
   idempotent?: boolean;
@@ -58,6 +109,14 @@ interface CallResult<T> {
 interface ViewEntry {
   sid: string | undefined;
   view: Promise<ManagedObjectReference>;
+}
+
+/**
+ * The spec's request type of a method: `{method}RequestType`, where vim25 drops the `_Task`
+ * suffix (ScanHostPatchV2_Task → ScanHostPatchV2RequestType).
+ */
+export function requestTypeName(method: string): string {
+  return `${method.replace(/_Task$/, '')}RequestType`;
 }
 
 export class VimClient extends SessionedClient {
@@ -129,7 +188,8 @@ export class VimClient extends SessionedClient {
     }
     const v = content.about.apiVersion;
     if (typeof v === 'string' && RELEASE_RE.test(v)) {
-      this.release = v;
+      this.release = negotiateRelease(v);
+      if (this.release !== v) this.ctx.logger.info('about.apiVersion is not a listed release; using the highest listed one below it', { vcenter: this.ctx.name, apiVersion: v, release: this.release });
     } else {
       this.ctx.logger.warn('unexpected about.apiVersion; using the bootstrap release', { vcenter: this.ctx.name, apiVersion: v });
       this.release = BOOTSTRAP_RELEASE;
@@ -220,10 +280,10 @@ export class VimClient extends SessionedClient {
     );
   }
 
-  /** `POST /{moType}/{moId}/{method}`; body gets `_typeName: '{method}RequestType'`. 204 → undefined. */
+  /** `POST /{moType}/{moId}/{method}`; body gets `_typeName` of the method's request type (see requestTypeName). 204 → undefined. */
   async invoke<T = unknown>(moType: string, moId: string, method: string, body?: Record<string, unknown>, opts: InvokeOptions = {}): Promise<T> {
     const rel = `/${encodeURIComponent(moType)}/${encodeURIComponent(moId)}/${encodeURIComponent(method)}`;
-    const json = body === undefined ? undefined : encodeVim(body, `${method}RequestType`);
+    const json = body === undefined ? undefined : encodeVim(body, requestTypeName(method));
     return (await this.call<T>('POST', rel, json, opts)).value;
   }
 
@@ -237,7 +297,7 @@ export class VimClient extends SessionedClient {
    * RetrievePropertiesEx, following `token` with ContinueRetrievePropertiesEx until done.
    * Tokens belong to a session: if the session is renewed mid-way, the retrieval restarts once.
    */
-  async retrieveProperties(specSet: PropertyFilterSpec[], options: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
+  async retrieveProperties(specSet: PropertyFilterSpec[], options: RetrieveOptions = {}): Promise<ObjectContent[]> {
     const pc = (await this.serviceContent()).propertyCollector;
     const base = `/PropertyCollector/${encodeURIComponent(pc.value)}`;
     const body = {
@@ -245,13 +305,26 @@ export class VimClient extends SessionedClient {
       specSet: specSet.map(encodeFilterSpec),
       options: encodeVim(options.maxObjects !== undefined ? { maxObjects: options.maxObjects } : {}, 'RetrieveOptions'),
     };
+    const limit = pageLimit(specSet, options.maxObjects);
     for (let round = 0; ; round++) {
       const first = await this.call<RetrieveResult | null>('POST', `${base}/RetrievePropertiesEx`, body, { idempotent: true });
       const objects: ObjectContent[] = [...(first.value?.objects ?? [])];
       let token = first.value?.token;
       let sid = first.sid;
       let restart = false;
+      let pages = 0;
       while (token) {
+        const cancelled = options.signal?.aborted === true;
+        if (cancelled || ++pages > limit) {
+          // Cancel the retrieval upstream (best effort) so the token's results are freed.
+          void this.call('POST', `${base}/CancelRetrievePropertiesEx`, { _typeName: 'CancelRetrievePropertiesExRequestType', token }, {}).catch(() => undefined);
+          throw new UpstreamError({
+            code: cancelled ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim',
+            message: cancelled
+              ? `vCenter "${this.ctx.name}" VI/JSON RetrievePropertiesEx: the operation ended after ${pages} continuation pages; the read was stopped`
+              : `vCenter "${this.ctx.name}" VI/JSON RetrievePropertiesEx: still paging after ${limit} continuation pages (${objects.length} objects so far); the read was stopped`,
+          });
+        }
         let page: CallResult<RetrieveResult | null>;
         try {
           page = await this.call<RetrieveResult | null>(
@@ -315,7 +388,7 @@ export class VimClient extends SessionedClient {
   }
 
   /** Every object of `type` via its container view, in one RetrievePropertiesEx (+ pages). */
-  async retrieveAll(type: string, pathSet: string[], options: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
+  async retrieveAll(type: string, pathSet: string[], options: RetrieveOptions = {}): Promise<ObjectContent[]> {
     for (let attempt = 0; ; attempt++) {
       const view = await this.containerView(type);
       const viewSid = this.views.get(type)?.sid;

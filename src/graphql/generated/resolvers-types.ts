@@ -175,6 +175,8 @@ export type Host = Node & {
   cluster?: Maybe<Cluster>;
   /** Whether vCenter is connected to the host. */
   connectionState: HostConnectionState;
+  /** runtime.connectionState exactly as vCenter answered it, e.g. notResponding. */
+  connectionStateRaw: Scalars['String']['output'];
   /** Global ID of the host. */
   id: Scalars['ID']['output'];
   /** Whether the host is in maintenance mode. */
@@ -189,6 +191,8 @@ export type Host = Node & {
   patchScans: Array<PatchScan>;
   /** Null when vCenter does not know it (e.g. a disconnected host). */
   powerState?: Maybe<HostPowerState>;
+  /** runtime.powerState exactly as vCenter answered it, e.g. poweredOn. */
+  powerStateRaw?: Maybe<Scalars['String']['output']>;
   /** The ESXi product running on the host (config.product). Null when vCenter has no configuration for the host. */
   product?: Maybe<HostProduct>;
   /** The vCenter managing the host. */
@@ -229,7 +233,9 @@ export type HostConnection = {
 export type HostConnectionState =
   | 'CONNECTED'
   | 'DISCONNECTED'
-  | 'NOT_RESPONDING';
+  | 'NOT_RESPONDING'
+  /** A state added by a later vSphere release (see connectionStateRaw). */
+  | 'UNKNOWN';
 
 /** A host and its position in a list. */
 export type HostEdge = {
@@ -310,6 +316,7 @@ export type HostPowerState =
   | 'POWERED_OFF'
   | 'POWERED_ON'
   | 'STANDBY'
+  /** vCenter does not know the power state, or answered a state added by a later vSphere release (see powerStateRaw). */
   | 'UNKNOWN';
 
 /** The ESXi product a host runs. */
@@ -383,8 +390,10 @@ export type InstalledImageInfo = {
   notifications: Array<OperationNotifications>;
   /** VIBs installed on hosts that belong to no component of the image. */
   orphanedVibs: Array<OrphanedVib>;
-  /** Outcome of the extraction. */
+  /** Outcome of the extraction; UNKNOWN when vCenter answers a status this gateway does not know (see statusRaw). */
   status: InstalledImageStatus;
+  /** The status exactly as vCenter answered it. */
+  statusRaw: Scalars['String']['output'];
   /** Hosts whose image was extracted. */
   successfulHosts: Array<Host>;
   /** True when every host in the cluster runs the same image. */
@@ -396,14 +405,22 @@ export type InstalledImageInfo = {
 /** A step of the installed-images extraction. */
 export type InstalledImageOperation =
   | 'ELIGIBILITY_CHECK'
-  | 'EXTRACT_INSTALLED_IMAGE';
+  | 'EXTRACT_INSTALLED_IMAGE'
+  /** An operation added by a later vSphere release (see operationRaw). */
+  | 'UNKNOWN';
 
-/** Outcome of an installed-images extraction. */
+/**
+ * Outcome of an installed-images extraction. vSphere enums are open: a later release may add values.
+ * Every GraphQL enum fed by one has an UNKNOWN member, and the field that returns it has a sibling
+ * *Raw field with vCenter's own value.
+ */
 export type InstalledImageStatus =
   | 'ELIGIBILITY_CHECK_FAILURE'
   | 'EXTRACT_INSTALLED_IMAGE_FAILURE'
   | 'SUCCESS'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /** A status added by a later vSphere release (see statusRaw). */
+  | 'UNKNOWN';
 
 /**
  * The gateway's mirror of a vCenter's inventory (clusters and hosts), kept current by
@@ -504,12 +521,16 @@ export type Notification = {
   time: Scalars['DateTime']['output'];
   /** Severity. */
   type?: Maybe<NotificationType>;
+  /** The type exactly as vCenter answered it. */
+  typeRaw?: Maybe<Scalars['String']['output']>;
 };
 
 /** Severity of a notification. */
 export type NotificationType =
   | 'ERROR'
   | 'INFO'
+  /** A type added by a later vSphere release (see typeRaw). */
+  | 'UNKNOWN'
   | 'WARNING';
 
 /** Notifications by severity. */
@@ -530,6 +551,8 @@ export type OperationNotifications = {
   notifications: Notifications;
   /** The extraction step. */
   operation: InstalledImageOperation;
+  /** The operation exactly as vCenter keyed it. */
+  operationRaw: Scalars['String']['output'];
 };
 
 /** A VIB that belongs to no component of the image. */
@@ -561,7 +584,9 @@ export type PageInfo = {
 /** Installation state of a patch. */
 export type PatchInstallState =
   | 'HOST_RESTARTED'
-  | 'IMAGE_ACTIVE';
+  | 'IMAGE_ACTIVE'
+  /** A state added by a later vSphere release (see installStateRaw). */
+  | 'UNKNOWN';
 
 /** The result of a depot's signature check. */
 export type PatchIntegrity =
@@ -570,6 +595,8 @@ export type PatchIntegrity =
   | 'KEY_NOT_FOUND'
   | 'KEY_REVOKED'
   | 'NOT_ENOUGH_SIGNATURES'
+  /** A status added by a later vSphere release (see integrityRaw). */
+  | 'UNKNOWN'
   | 'VALIDATED'
   | 'VALIDATION_ERROR';
 
@@ -580,7 +607,9 @@ export type PatchNotApplicableReason =
   | 'HAS_DEPENDENT_PATCH'
   | 'MISSING_LIB'
   | 'MISSING_PATCH'
-  | 'OBSOLETED';
+  | 'OBSOLETED'
+  /** A reason added by a later vSphere release (see reasonsRaw). */
+  | 'UNKNOWN';
 
 /**
  * A patch scan: HostPatchManager.ScanHostPatchV2_Task on one host, followed through its
@@ -596,8 +625,8 @@ export type PatchScan = Node & {
   completedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Why the scan failed (state ERROR). */
   error?: Maybe<PatchScanError>;
-  /** The scanned host. */
-  host: Host;
+  /** The scanned host; null only for a scan not started through this gateway whose vCenter task names no host. */
+  host?: Maybe<Host>;
   /** Global ID of the scan. */
   id: Scalars['ID']['output'];
   /** Percent done, 0 to 100, while running; 100 once finished successfully. */
@@ -608,8 +637,10 @@ export type PatchScan = Node & {
   result?: Maybe<PatchScanResult>;
   /** When the scan started running; null while queued. */
   startedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Where the scan is: queued, running, or finished (SUCCESS or ERROR). */
+  /** Where the scan is: queued, running, or finished (SUCCESS, ERROR, or EXPIRED). */
   state: PatchScanState;
+  /** TaskInfo.state exactly as vCenter answered it (queued, running, success, error, or a later release's value); null once EXPIRED. */
+  stateRaw?: Maybe<Scalars['String']['output']>;
   /** The vCenter Task's managed object ID, e.g. task-301. */
   taskMoId: Scalars['String']['output'];
 };
@@ -686,9 +717,13 @@ export type PatchScanResult = {
 /** The state of a scan's vCenter Task. */
 export type PatchScanState =
   | 'ERROR'
+  /** vCenter no longer has the scan's task (finished tasks leave after a while): its outcome is unknown. Terminal. */
+  | 'EXPIRED'
   | 'QUEUED'
   | 'RUNNING'
-  | 'SUCCESS';
+  | 'SUCCESS'
+  /** A task state added by a later vSphere release (see stateRaw). Not terminal. */
+  | 'UNKNOWN';
 
 /** The status of one patch (bulletin) of the depot on the scanned host. */
 export type PatchStatus = {
@@ -699,14 +734,20 @@ export type PatchStatus = {
   id: Scalars['String']['output'];
   /** Installation states of an installed patch. */
   installState: Array<PatchInstallState>;
+  /** The install states exactly as vCenter answered them. */
+  installStateRaw: Array<Scalars['String']['output']>;
   /** Whether the patch is installed on the host. */
   installed: Scalars['Boolean']['output'];
-  /** The result of the depot signature check, when the host made one. */
+  /** The result of the depot signature check, when the host made one; UNKNOWN for a value of a later release (see integrityRaw). */
   integrity?: Maybe<PatchIntegrity>;
+  /** The integrity exactly as vCenter answered it. */
+  integrityRaw?: Maybe<Scalars['String']['output']>;
   /** Patches that must be installed first. */
   prerequisitePatches: Array<PrerequisitePatch>;
   /** Why the patch does not apply. */
   reasons: Array<PatchNotApplicableReason>;
+  /** The reasons exactly as vCenter answered them. */
+  reasonsRaw: Array<Scalars['String']['output']>;
   /** Installing requires reconnecting the host to vCenter. */
   reconnectRequired: Scalars['Boolean']['output'];
   /** Installing requires a host restart. */
@@ -724,6 +765,7 @@ export type PrerequisitePatch = {
   id: Scalars['String']['output'];
   /** Its installation states on the host. */
   installState: Array<PatchInstallState>;
+  installStateRaw: Array<Scalars['String']['output']>;
 };
 
 /** Reading the fleet. */
@@ -825,7 +867,8 @@ export type Subscription = {
   hostsChanged: HostChange;
   /**
    * The current state of every scan named, then every change of state or progress; the
-   * stream completes once every scan has reached a terminal state (SUCCESS or ERROR).
+   * stream completes once every scan has reached a terminal state (SUCCESS, ERROR, or
+   * EXPIRED when vCenter dropped the task).
    */
   patchScanUpdated: PatchScan;
 };
@@ -1250,6 +1293,7 @@ export type HardwareSupportPackageResolvers<ContextType = GraphQLContext, Parent
 export type HostResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Host'] = ResolversParentTypes['Host']> = {
   cluster?: Resolver<Maybe<ResolversTypes['Cluster']>, ParentType, ContextType>;
   connectionState?: Resolver<ResolversTypes['HostConnectionState'], ParentType, ContextType>;
+  connectionStateRaw?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   inMaintenanceMode?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   installedImage?: Resolver<Maybe<ResolversTypes['SoftwareInfo']>, ParentType, ContextType>;
@@ -1257,6 +1301,7 @@ export type HostResolvers<ContextType = GraphQLContext, ParentType extends Resol
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   patchScans?: Resolver<Array<ResolversTypes['PatchScan']>, ParentType, ContextType>;
   powerState?: Resolver<Maybe<ResolversTypes['HostPowerState']>, ParentType, ContextType>;
+  powerStateRaw?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   product?: Resolver<Maybe<ResolversTypes['HostProduct']>, ParentType, ContextType>;
   vcenter?: Resolver<ResolversTypes['VCenter'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -1333,6 +1378,7 @@ export type InstalledImageInfoResolvers<ContextType = GraphQLContext, ParentType
   notifications?: Resolver<Array<ResolversTypes['OperationNotifications']>, ParentType, ContextType>;
   orphanedVibs?: Resolver<Array<ResolversTypes['OrphanedVib']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['InstalledImageStatus'], ParentType, ContextType>;
+  statusRaw?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   successfulHosts?: Resolver<Array<ResolversTypes['Host']>, ParentType, ContextType>;
   uniformImage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   unsupportedHosts?: Resolver<Array<ResolversTypes['Host']>, ParentType, ContextType>;
@@ -1371,6 +1417,7 @@ export type NotificationResolvers<ContextType = GraphQLContext, ParentType exten
   retriable?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   time?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   type?: Resolver<Maybe<ResolversTypes['NotificationType']>, ParentType, ContextType>;
+  typeRaw?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type NotificationsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Notifications'] = ResolversParentTypes['Notifications']> = {
@@ -1382,6 +1429,7 @@ export type NotificationsResolvers<ContextType = GraphQLContext, ParentType exte
 export type OperationNotificationsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OperationNotifications'] = ResolversParentTypes['OperationNotifications']> = {
   notifications?: Resolver<ResolversTypes['Notifications'], ParentType, ContextType>;
   operation?: Resolver<ResolversTypes['InstalledImageOperation'], ParentType, ContextType>;
+  operationRaw?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type OrphanedVibResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['OrphanedVib'] = ResolversParentTypes['OrphanedVib']> = {
@@ -1403,13 +1451,14 @@ export type PatchScanResolvers<ContextType = GraphQLContext, ParentType extends 
   cancelled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   completedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['PatchScanError']>, ParentType, ContextType>;
-  host?: Resolver<ResolversTypes['Host'], ParentType, ContextType>;
+  host?: Resolver<Maybe<ResolversTypes['Host']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   progress?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   queuedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   result?: Resolver<Maybe<ResolversTypes['PatchScanResult']>, ParentType, ContextType>;
   startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   state?: Resolver<ResolversTypes['PatchScanState'], ParentType, ContextType>;
+  stateRaw?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   taskMoId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -1434,10 +1483,13 @@ export type PatchStatusResolvers<ContextType = GraphQLContext, ParentType extend
   applicable?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   installState?: Resolver<Array<ResolversTypes['PatchInstallState']>, ParentType, ContextType>;
+  installStateRaw?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   installed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   integrity?: Resolver<Maybe<ResolversTypes['PatchIntegrity']>, ParentType, ContextType>;
+  integrityRaw?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   prerequisitePatches?: Resolver<Array<ResolversTypes['PrerequisitePatch']>, ParentType, ContextType>;
   reasons?: Resolver<Array<ResolversTypes['PatchNotApplicableReason']>, ParentType, ContextType>;
+  reasonsRaw?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   reconnectRequired?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   restartRequired?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   supersededPatchIds?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1447,6 +1499,7 @@ export type PatchStatusResolvers<ContextType = GraphQLContext, ParentType extend
 export type PrerequisitePatchResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PrerequisitePatch'] = ResolversParentTypes['PrerequisitePatch']> = {
   id?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   installState?: Resolver<Array<ResolversTypes['PatchInstallState']>, ParentType, ContextType>;
+  installStateRaw?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {

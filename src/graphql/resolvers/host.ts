@@ -1,6 +1,7 @@
 import type { GraphQLContext } from '../context.ts';
 import { notFound } from '../errors.ts';
 import type { HostPowerState, HostResolvers } from '../generated/resolvers-types.ts';
+import { connectionState, openEnum } from '../open-enums.ts';
 import { toGlobalId } from '../ids.ts';
 import type { HostRecord } from '../loaders.ts';
 import { objectKey } from '../loaders.ts';
@@ -21,13 +22,12 @@ function fromRecord<T>(host: HostModel, ctx: GraphQLContext, pick: (r: HostRecor
   });
 }
 
-const CONNECTION_STATE = { connected: 'CONNECTED', disconnected: 'DISCONNECTED', notResponding: 'NOT_RESPONDING' } as const;
-const POWER_STATE: Record<NonNullable<HostRecord['powerState']>, HostPowerState> = {
-  poweredOn: 'POWERED_ON',
-  poweredOff: 'POWERED_OFF',
-  standBy: 'STANDBY',
-  unknown: 'UNKNOWN',
-};
+const POWER_STATES: readonly HostPowerState[] = ['POWERED_ON', 'POWERED_OFF', 'STANDBY', 'UNKNOWN'];
+
+/** standBy is one word in vSphere, STANDBY in the schema. */
+function powerState(raw: string): HostPowerState {
+  return raw === 'standBy' ? 'STANDBY' : openEnum(POWER_STATES, raw);
+}
 
 /** The image a host runs, per its cluster's last extraction: the category whose host list names it. */
 export function imageOfHost(info: InstalledImageInfo, hostMoId: string): SoftwareInfo | null {
@@ -45,8 +45,10 @@ export const Host: HostResolvers = {
   moId: (h) => h.moId,
   vcenter: (h) => vcenterRef(h.vcenter),
   name: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.name),
-  connectionState: (h, _args, ctx) => fromRecord(h, ctx, (r) => CONNECTION_STATE[r.connectionState]),
-  powerState: (h, _args, ctx) => fromRecord(h, ctx, (r) => (r.powerState ? POWER_STATE[r.powerState] : null)),
+  connectionState: (h, _args, ctx) => fromRecord(h, ctx, (r) => connectionState(r.connectionState)),
+  connectionStateRaw: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.connectionState),
+  powerState: (h, _args, ctx) => fromRecord(h, ctx, (r) => (r.powerState ? powerState(r.powerState) : null)),
+  powerStateRaw: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.powerState ?? null),
   inMaintenanceMode: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.inMaintenanceMode),
   product: (h, _args, ctx) =>
     fromRecord(h, ctx, ({ product: p }) =>

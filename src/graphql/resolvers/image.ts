@@ -1,10 +1,36 @@
 /** Resolvers that turn vCenter's installed-images and software maps into typed lists. */
 import type { Resolvers } from '../generated/resolvers-types.ts';
-import type { InstalledImageOperation } from '../generated/resolvers-types.ts';
+import type { InstalledImageOperation, InstalledImageStatus, NotificationType } from '../generated/resolvers-types.ts';
+import { openEnum } from '../open-enums.ts';
+
+const STATUSES: readonly InstalledImageStatus[] = ['UNAVAILABLE', 'ELIGIBILITY_CHECK_FAILURE', 'EXTRACT_INSTALLED_IMAGE_FAILURE', 'SUCCESS'];
+const OPERATIONS: readonly InstalledImageOperation[] = ['ELIGIBILITY_CHECK', 'EXTRACT_INSTALLED_IMAGE'];
+const NOTIFICATION_TYPES: readonly NotificationType[] = ['INFO', 'WARNING', 'ERROR'];
 import type { ComponentInfo } from '../../vsphere/index.ts';
 import { hostRef } from '../models.ts';
+import type { GraphQLContext } from '../context.ts';
+import { objectKey } from '../loaders.ts';
 
-const hostsOf = (vcenter: string, moIds: readonly string[]) => moIds.map((moId) => hostRef(vcenter, moId));
+/**
+ * The hosts an extraction named that vCenter still has. A host removed since the extraction
+ * is left out (and logged) rather than failing the non-null Host fields of the whole answer.
+ */
+async function existing(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Promise<Set<string>> {
+  const records = await ctx.loaders.host.loadMany(moIds.map((moId) => objectKey(vcenter, moId)));
+  const gone = moIds.filter((_, i) => records[i] === undefined || records[i] === null);
+  if (gone.length > 0) ctx.logger.warn('installed-images names hosts vCenter no longer has; leaving them out', { vcenter, hosts: gone });
+  return new Set(moIds.filter((_, i) => records[i] !== undefined && records[i] !== null));
+}
+
+async function hostsOf(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]) {
+  const present = await existing(ctx, vcenter, moIds);
+  return moIds.filter((moId) => present.has(moId)).map((moId) => hostRef(vcenter, moId));
+}
+
+async function entriesOfExistingHosts<T>(ctx: GraphQLContext, vcenter: string, map: Record<string, T>): Promise<[string, T][]> {
+  const present = await existing(ctx, vcenter, Object.keys(map));
+  return Object.entries(map).filter(([moId]) => present.has(moId));
+}
 
 function components(map: Record<string, ComponentInfo | null> | undefined) {
   return Object.entries(map ?? {}).map(([name, c]) => ({
@@ -36,12 +62,13 @@ export const imageResolvers: Pick<
   | 'SoftwareInfo'
 > = {
   InstalledImageInfo: {
-    status: ({ info }) => info.status,
+    status: ({ info }) => openEnum(STATUSES, info.status),
+    statusRaw: ({ info }) => info.status,
     completionTime: ({ info }) => info.completion_time,
     uniformImage: ({ info }) => info.uniform_image,
-    successfulHosts: ({ vcenter, info }) => hostsOf(vcenter, info.successful_hosts),
-    failedHosts: ({ vcenter, info }) => hostsOf(vcenter, info.failed_hosts),
-    unsupportedHosts: ({ vcenter, info }) => hostsOf(vcenter, info.unsupported_hosts),
+    successfulHosts: ({ vcenter, info }, _a, ctx) => hostsOf(ctx, vcenter, info.successful_hosts),
+    failedHosts: ({ vcenter, info }, _a, ctx) => hostsOf(ctx, vcenter, info.failed_hosts),
+    unsupportedHosts: ({ vcenter, info }, _a, ctx) => hostsOf(ctx, vcenter, info.unsupported_hosts),
     imageCategories: ({ vcenter, info }) => {
       const c = info.image_categories;
       const image = (i: typeof c.most_widely_used_image) => (i ? { vcenter, image: i } : null);
@@ -52,22 +79,22 @@ export const imageResolvers: Pick<
         hostImageList: c.host_image_list?.map((i) => ({ vcenter, image: i })) ?? null,
       };
     },
-    hostNotifications: ({ vcenter, info }) =>
-      Object.entries(info.host_notifications).map(([moId, notifications]) => ({ host: hostRef(vcenter, moId), notifications })),
-    hostInfo: ({ vcenter, info }) =>
-      Object.entries(info.host_info).map(([moId, h]) => ({
+    hostNotifications: async ({ vcenter, info }, _a, ctx) =>
+      (await entriesOfExistingHosts(ctx, vcenter, info.host_notifications)).map(([moId, notifications]) => ({ host: hostRef(vcenter, moId), notifications })),
+    hostInfo: async ({ vcenter, info }, _a, ctx) =>
+      (await entriesOfExistingHosts(ctx, vcenter, info.host_info)).map(([moId, h]) => ({
         host: hostRef(vcenter, moId),
         name: h.name,
         isVsanWitness: h.is_vsan_witness ?? null,
       })),
-    orphanedVibs: ({ vcenter, info }) =>
-      Object.entries(info.orphaned_vibs).map(([vib, moIds]) => ({ vib, hosts: hostsOf(vcenter, moIds) })),
+    orphanedVibs: ({ vcenter, info }, _a, ctx) =>
+      Promise.all(Object.entries(info.orphaned_vibs).map(async ([vib, moIds]) => ({ vib, hosts: await hostsOf(ctx, vcenter, moIds) }))),
     notifications: ({ info }) =>
       Object.entries(info.notifications).map(([operation, notifications]) => ({ operation, notifications })),
   },
   InstalledImage: {
     softwareInfo: ({ image }) => image.software_info,
-    hosts: ({ vcenter, image }) => hostsOf(vcenter, image.host_list),
+    hosts: ({ vcenter, image }, _a, ctx) => hostsOf(ctx, vcenter, image.host_list),
   },
   HostNotifications: {},
   InstalledImageHostInfo: {},
@@ -76,7 +103,8 @@ export const imageResolvers: Pick<
     version: ({ vib }) => splitVib(vib).version,
   },
   OperationNotifications: {
-    operation: ({ operation }) => operation as InstalledImageOperation,
+    operation: ({ operation }) => openEnum(OPERATIONS, operation),
+    operationRaw: ({ operation }) => operation,
   },
   Notifications: {
     info: (n) => n.info ?? [],
@@ -84,7 +112,8 @@ export const imageResolvers: Pick<
     errors: (n) => n.errors ?? [],
   },
   Notification: {
-    type: (n) => n.type ?? null,
+    type: (n) => (n.type ? openEnum(NOTIFICATION_TYPES, n.type) : null),
+    typeRaw: (n) => n.type ?? null,
     resolution: (n) => n.resolution ?? null,
     originator: (n) => n.originator ?? null,
     retriable: (n) => n.retriable ?? null,

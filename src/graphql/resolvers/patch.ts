@@ -2,7 +2,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { DepotPolicy } from '../../scans/depots.ts';
 import { summarizeDepotFault } from '../../scans/depots.ts';
-import type { ScanRef } from '../../scans/service.ts';
+import type { ScanEvent, ScanRef } from '../../scans/service.ts';
 import { ScanTargetError, scanKey } from '../../scans/service.ts';
 import { isTerminal } from '../../scans/task-watcher.ts';
 import type {
@@ -29,6 +29,7 @@ import type {
   UserErrorCode,
 } from '../generated/resolvers-types.ts';
 import { fromGlobalId, toGlobalId } from '../ids.ts';
+import { openEnum } from '../open-enums.ts';
 import { createLoaders, objectKey } from '../loaders.ts';
 import type { PatchScanModel, SkippedHostModel } from '../models.ts';
 import { hostRef, patchScanRef } from '../models.ts';
@@ -43,7 +44,8 @@ export const MAX_OPTION_LENGTH = 1024;
 /** The fault types vCenter raises for a scan that cannot start, as userError codes. */
 const FAULT_CODES: Record<string, UserErrorCode> = {
   TaskInProgress: 'TASK_IN_PROGRESS',
-  InvalidState: 'HOST_NOT_CONNECTED',
+  // The spec: "InvalidState: if the feature cannot be supported on the platform".
+  InvalidState: 'NOT_SUPPORTED',
   HostNotConnected: 'HOST_NOT_CONNECTED',
   ManagedObjectNotFound: 'NOT_FOUND',
   NoPermission: 'FORBIDDEN',
@@ -160,7 +162,7 @@ async function startScans(
         const outcomes = await ctx.scans.start(vcenter, hosts.map((h) => h.moId), metaUrls, options);
         outcomes.forEach((outcome, i) => {
           const target = hosts[i]!;
-          if ('task' in outcome) scans.push(patchScanRef(vcenter, outcome.task));
+          if ('task' in outcome) scans.push(patchScanRef(vcenter, outcome.task, undefined, { hostMoId: outcome.host }));
           else failures.push({ target, error: upstreamUserError(outcome.error, target.field, target.label, ctx) });
         });
       } catch (error) {
@@ -218,20 +220,22 @@ export function patchStatuses(result: unknown): { version: string | null; status
   return { version: null, statuses: [] };
 }
 
-/** vCenter's camelCase enum values as GraphQL enum values (missingPatch → MISSING_PATCH). */
-function enumValue<T extends string>(value: string): T {
-  return value.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() as T;
-}
+const CONNECTION_WORDS: Record<string, string> = { disconnected: 'disconnected', notResponding: 'not responding' };
+const REASONS: readonly PatchNotApplicableReason[] = ['OBSOLETED', 'MISSING_PATCH', 'MISSING_LIB', 'HAS_DEPENDENT_PATCH', 'CONFLICT_PATCH', 'CONFLICT_LIB'];
+const INTEGRITY: readonly PatchIntegrity[] = ['VALIDATED', 'KEY_NOT_FOUND', 'KEY_REVOKED', 'KEY_EXPIRED', 'DIGEST_MISMATCH', 'NOT_ENOUGH_SIGNATURES', 'VALIDATION_ERROR'];
+const INSTALL_STATES: readonly PatchInstallState[] = ['HOST_RESTARTED', 'IMAGE_ACTIVE'];
+const SCAN_STATES: readonly PatchScanState[] = ['QUEUED', 'RUNNING', 'SUCCESS', 'ERROR'];
 
 export const PatchScan: PatchScanResolvers = {
   id: (s) => toGlobalId('PatchScan', s.vcenter, s.taskMoId),
   taskMoId: (s) => s.taskMoId,
   host: async (s, _a, ctx) => {
-    const info = await scanInfo(s, ctx);
-    if (!info.entity) throw notFound(`Patch scan ${s.taskMoId} has no host`, { vcenter: s.vcenter });
-    return hostRef(s.vcenter, info.entity.value);
+    // TaskInfo.entity is optional: the host the scan was started on is known without it.
+    const moId = s.hostMoId ?? ctx.scans.hostOf(s) ?? (await scanInfo(s, ctx)).entity?.value;
+    return moId ? hostRef(s.vcenter, moId) : null;
   },
-  state: async (s, _a, ctx) => (await scanInfo(s, ctx)).state.toUpperCase() as PatchScanState,
+  state: async (s, _a, ctx) => (s.expired ? 'EXPIRED' : openEnum(SCAN_STATES, (await scanInfo(s, ctx)).state)),
+  stateRaw: async (s, _a, ctx) => (s.expired ? null : (await scanInfo(s, ctx)).state),
   progress: async (s, _a, ctx) => {
     const info = await scanInfo(s, ctx);
     return info.progress ?? (info.state === 'success' ? 100 : null);
@@ -254,13 +258,17 @@ export const PatchScan: PatchScanResolvers = {
       patches: statuses.map((p) => ({
         id: p.id,
         applicable: p.applicable,
-        reasons: (p.reason ?? []).map((r) => enumValue<PatchNotApplicableReason>(r)),
-        integrity: p.integrity ? enumValue<PatchIntegrity>(p.integrity) : null,
+        reasons: (p.reason ?? []).map((r) => openEnum(REASONS, r)),
+        reasonsRaw: p.reason ?? [],
+        integrity: p.integrity ? openEnum(INTEGRITY, p.integrity) : null,
+        integrityRaw: p.integrity ?? null,
         installed: p.installed,
-        installState: (p.installState ?? []).map((x) => enumValue<PatchInstallState>(x)),
+        installState: (p.installState ?? []).map((x) => openEnum(INSTALL_STATES, x)),
+        installStateRaw: p.installState ?? [],
         prerequisitePatches: (p.prerequisitePatch ?? []).map((pre) => ({
           id: pre.id,
-          installState: (pre.installState ?? []).map((x) => enumValue<PatchInstallState>(x)),
+          installState: (pre.installState ?? []).map((x) => openEnum(INSTALL_STATES, x)),
+          installStateRaw: pre.installState ?? [],
         })),
         restartRequired: p.restartRequired,
         reconnectRequired: p.reconnectRequired,
@@ -331,7 +339,7 @@ export const Mutation: MutationResolvers = {
       .filter((h) => h.connectionState !== 'connected')
       .map((h) => ({
         host: hostRef(h.vcenter, h.moId),
-        reason: `Host ${h.name} is ${h.connectionState === 'disconnected' ? 'disconnected' : 'not responding'}`,
+        reason: `Host ${h.name} is ${CONNECTION_WORDS[h.connectionState] ?? `in connection state ${h.connectionState}`}`,
         code: 'HOST_NOT_CONNECTED',
       }));
     const targets = hosts
@@ -394,12 +402,12 @@ export const Subscription: SubscriptionResolvers = {
       if (missing) throw notFound(`Patch scan ${missing.taskMoId} does not exist in vCenter ${missing.vcenter}`, { vcenter: missing.vcenter });
       return ctx.scans.follow(unique, initial);
     },
-    resolve: (event: { vcenter: string; taskMoId: string; info: TaskInfo }, _a: unknown, ctx: GraphQLContext, _i: GraphQLResolveInfo) => {
+    resolve: (event: ScanEvent, _a: unknown, ctx: GraphQLContext, _i: GraphQLResolveInfo) => {
       // A subscription keeps one context for its whole life: give every event fresh loaders
       // so that nested fields (host name, state...) are never served from an old read.
       ctx.loaders = createLoaders(ctx.upstreams, ctx.scans);
       ctx.onSubscriptionEvent?.(scanKey(event));
-      return patchScanRef(event.vcenter, event.taskMoId, event.info);
+      return patchScanRef(event.vcenter, event.taskMoId, event.info, { expired: event.expired === true });
     },
   } as SubscriptionResolvers['patchScanUpdated'],
 };
