@@ -344,7 +344,14 @@ export class TaskWatcher {
   }
 
   /** Destroys a filter in the background; close() waits for those still under way. */
+  /** Filters already given to release(), newest last (bounded). */
+  private readonly released = new Set<string>();
+
   private release(filterMoId: string): void {
+    // Two paths may end the same task (its terminal state and its follower leaving): destroy once.
+    if (this.released.has(filterMoId)) return;
+    this.released.add(filterMoId);
+    if (this.released.size > 10_000) this.released.delete(this.released.values().next().value as string);
     const destroying: Promise<void> = (async () => {
       await this.releaseSlots.acquire();
       try {

@@ -14,7 +14,7 @@ import {
   scrub,
 } from './errors.ts';
 import { type HttpResponse, type HttpTransport, withRetry } from './http.ts';
-import { detached } from './call-scope.ts';
+import { currentCallScope, detached } from './call-scope.ts';
 import type { ClientContext } from './rest-client.ts';
 import { SESSION_HEADER } from './rest-client.ts';
 import { type Credential, SessionedClient, withSession } from './sessions.ts';
@@ -313,11 +313,15 @@ export class VimClient extends SessionedClient {
       let sid = first.sid;
       let restart = false;
       let pages = 0;
+      // Cancels the retrieval upstream (best effort) so the token's results are freed; detached,
+      // since the operation it read for may be over.
+      const cancelRetrieval = (pending: string) =>
+        void detached(() => this.call('POST', `${base}/CancelRetrievePropertiesEx`, { _typeName: 'CancelRetrievePropertiesExRequestType', token: pending }, {})).catch(() => undefined);
+      const operationEnded = () => options.signal?.aborted === true || currentCallScope()?.signal.aborted === true;
       while (token) {
-        const cancelled = options.signal?.aborted === true;
+        const cancelled = operationEnded();
         if (cancelled || ++pages > limit) {
-          // Cancel the retrieval upstream (best effort) so the token's results are freed.
-          void this.call('POST', `${base}/CancelRetrievePropertiesEx`, { _typeName: 'CancelRetrievePropertiesExRequestType', token }, {}).catch(() => undefined);
+          cancelRetrieval(token);
           throw new UpstreamError({
             code: cancelled ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', vcenter: this.ctx.name, api: 'vim',
             message: cancelled
@@ -331,6 +335,10 @@ export class VimClient extends SessionedClient {
             'POST', `${base}/ContinueRetrievePropertiesEx`, { _typeName: 'ContinueRetrievePropertiesExRequestType', token }, { idempotent: true },
           );
         } catch (err) {
+          if (operationEnded()) {
+            cancelRetrieval(token);
+            throw err;
+          }
           if (round === 0 && this.slot().current() !== sid) {
             restart = true;
             break;
