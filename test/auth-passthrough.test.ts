@@ -8,6 +8,13 @@ import { DEFAULT_AUTH } from '../src/auth/config.ts';
 import { simStatsOverHttp, startHarness, eventually } from './harness.ts';
 import type { Harness } from './harness.ts';
 import { basic, postAs, sseAs, wsAs } from './auth-clients.ts';
+import type { AuditRecord } from '../src/graphql/audit.ts';
+
+const DEPOT = 'https://depot.example/esxi-8.0u3/metadata.zip';
+const START = `mutation($input: HostPatchScanStartInput!) {
+  hostPatchScanStart(input: $input) { scans { id state startedBy host { id } } userErrors { field code } } }`;
+const CANCEL = 'mutation($id: ID!) { patchScanCancel(input: { id: $id }) { scan { id state } userErrors { code } } }';
+const FOLLOW = 'subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state startedBy } }';
 
 const ADMIN = basic('administrator@vsphere.local', 'VMware1!');
 const READER = basic('cluster-reader@vsphere.local', 'ClusterReader1!');
@@ -15,11 +22,14 @@ const CLUSTERS = '{ clusters(first: 100) { totalCount nodes { id name hosts { to
 
 describe('passthrough: vCenter permissions decide what each user sees', () => {
   let h: Harness;
+  const audits: AuditRecord[] = [];
   beforeAll(async () => {
     h = await startHarness(
-      { size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster: 2 }, bulkUsers: { count: 200, password: 'Bulk-pass1!' } },
+      { size: { vcenters: 2, clustersPerDatacenter: 3, hostsPerCluster: 2 }, bulkUsers: { count: 200, password: 'Bulk-pass1!' }, patchScanDurationMs: 3_000 },
       undefined,
       {
+        audit: (record) => audits.push(record),
+        taskWatcher: { maxWaitSeconds: 5 },
         auth: {
           ...DEFAULT_AUTH,
           mode: 'vcenter',
@@ -59,6 +69,49 @@ describe('passthrough: vCenter permissions decide what each user sees', () => {
     expect(JSON.stringify(outcome)).not.toContain(hiddenHost.name);
     const seen = await postAs(h.url, 'query($id: ID!) { node(id: $id) { id } }', { id: hidden.id }, { authorization: ADMIN });
     expect(seen.data).toEqual([{ node: { id: hidden.id } }]);
+  });
+
+  it('starts scans as the caller: vCenter refuses hosts the user may not read (FORBIDDEN per host), names the user on its tasks, and the audit trail records both', async () => {
+    const admin = (await postAs(h.url, CLUSTERS, {}, { authorization: ADMIN })).data[0] as any;
+    const reader = (await postAs(h.url, CLUSTERS, {}, { authorization: READER })).data[0] as any;
+    const mine = reader.clusters.nodes[0].hosts.nodes[0].id;
+    const hidden = admin.clusters.nodes.find((c: any) => !reader.clusters.nodes.some((r: any) => r.id === c.id)).hosts.nodes[0].id;
+    audits.length = 0;
+
+    const byReader = await postAs(h.url, START, { input: { hostIds: [mine, hidden], metaUrls: [DEPOT], options: { userName: 'depot', password: 'Depot-Secret-9' } } }, { authorization: READER });
+    const payload = (byReader.data[0] as any).hostPatchScanStart;
+    expect(payload.userErrors).toEqual([{ field: ['hostIds', '1'], code: 'FORBIDDEN' }]);
+    expect(payload.scans).toEqual([{ id: expect.any(String), state: expect.any(String), startedBy: 'VSPHERE.LOCAL\\Cluster-reader', host: { id: mine } }]);
+
+    const byAdmin = await postAs(h.url, START, { input: { hostIds: [hidden], metaUrls: [DEPOT] } }, { authorization: ADMIN });
+    const adminScan = (byAdmin.data[0] as any).hostPatchScanStart.scans[0];
+    expect(adminScan.startedBy).toBe('VSPHERE.LOCAL\\Administrator');
+
+    // The reader can neither follow nor cancel the administrator's scan on a host it cannot see.
+    const follow = await sseAs(h.url, FOLLOW, { ids: [adminScan.id] }, { authorization: READER });
+    expect(follow.codes).toEqual(['NOT_FOUND']);
+    expect(follow.data).toEqual([]);
+    const cancel = await postAs(h.url, CANCEL, { id: adminScan.id }, { authorization: READER });
+    expect((cancel.data[0] as any).patchScanCancel).toEqual({ scan: null, userErrors: [{ code: 'NOT_FOUND' }] });
+    const cancelled = await postAs(h.url, CANCEL, { id: adminScan.id }, { authorization: ADMIN });
+    expect((cancelled.data[0] as any).patchScanCancel.userErrors).toEqual([]);
+
+    expect(audits.map((a) => [a.operation, a.caller.kind, a.caller.name])).toEqual([
+      ['hostPatchScanStart', 'vcenter', 'cluster-reader@vsphere.local'],
+      ['hostPatchScanStart', 'vcenter', 'administrator@vsphere.local'],
+      ['patchScanCancel', 'vcenter', 'cluster-reader@vsphere.local'],
+      ['patchScanCancel', 'vcenter', 'administrator@vsphere.local'],
+    ]);
+    expect(audits[0]!.outcomes).toEqual([
+      { vcenter: expect.any(String), target: expect.stringMatching(/^host-/), task: expect.stringMatching(/^task-/), result: 'OK' },
+      { vcenter: expect.any(String), target: expect.stringMatching(/^host-/), result: 'FORBIDDEN' },
+    ]);
+    expect(audits[0]!.depots).toEqual([DEPOT]);
+    expect(audits[2]!.outcomes[0]!.result).toBe('NOT_FOUND');
+    expect(audits[3]!.outcomes[0]).toMatchObject({ result: 'OK', task: expect.stringMatching(/^task-/) });
+    const trail = JSON.stringify(audits) + h.logs.join('\n');
+    for (const secret of ['Depot-Secret-9', 'ClusterReader1!', 'VMware1!']) expect(trail).not.toContain(secret);
+    expect(h.logs.filter((line) => line.includes('"log":"audit"'))).toHaveLength(0); // the sink got them, not the logger
   });
 
   it('keeps one session per user per API per vCenter, whatever the number of that user\'s requests', async () => {

@@ -637,6 +637,8 @@ export type PatchScan = Node & {
   result?: Maybe<PatchScanResult>;
   /** When the scan started running; null while queued. */
   startedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who started the scan, as vCenter's task list names them (TaskInfo.reason TaskReasonUser), e.g. VSPHERE.LOCAL\Administrator; with credential passthrough that is the caller. Null when vCenter gives another kind of reason. */
+  startedBy?: Maybe<Scalars['String']['output']>;
   /** Where the scan is: queued, running, or finished (SUCCESS, ERROR, or EXPIRED). */
   state: PatchScanState;
   /** TaskInfo.state exactly as vCenter answered it (queued, running, success, error, or a later release's value); null once EXPIRED. */
@@ -1457,6 +1459,7 @@ export type PatchScanResolvers<ContextType = GraphQLContext, ParentType extends 
   queuedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   result?: Resolver<Maybe<ResolversTypes['PatchScanResult']>, ParentType, ContextType>;
   startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  startedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   state?: Resolver<ResolversTypes['PatchScanState'], ParentType, ContextType>;
   stateRaw?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   taskMoId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

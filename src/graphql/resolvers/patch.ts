@@ -13,6 +13,8 @@ import type {
   TaskInfo,
 } from '../../vsphere/index.ts';
 import { isUpstreamError } from '../../vsphere/index.ts';
+import { auditRecord } from '../audit.ts';
+import type { AuditOutcome } from '../audit.ts';
 import type { GraphQLContext } from '../context.ts';
 import { badInput, notFound } from '../errors.ts';
 import type {
@@ -234,6 +236,10 @@ export const PatchScan: PatchScanResolvers = {
     const moId = s.hostMoId ?? ctx.scans.hostOf(s) ?? (await scanInfo(s, ctx)).entity?.value;
     return moId ? hostRef(s.vcenter, moId) : null;
   },
+  startedBy: async (s, _a, ctx) => {
+    const reason = (await scanInfo(s, ctx)).reason as { _typeName?: string; userName?: string } | undefined;
+    return reason?._typeName === 'TaskReasonUser' && typeof reason.userName === 'string' ? reason.userName : null;
+  },
   state: async (s, _a, ctx) => (s.expired ? 'EXPIRED' : openEnum(SCAN_STATES, (await scanInfo(s, ctx)).state)),
   stateRaw: async (s, _a, ctx) => (s.expired ? null : (await scanInfo(s, ctx)).state),
   progress: async (s, _a, ctx) => {
@@ -284,6 +290,24 @@ function decodeScanId(id: string, field: string): ScanRef {
   return { vcenter, taskMoId: moId };
 }
 
+/** The audit record of a scan start: one outcome per host, started or refused (with its code). */
+function auditStart(
+  ctx: GraphQLContext,
+  operation: string,
+  requested: string[],
+  metaUrls: readonly string[],
+  started: PatchScanModel[],
+  refused: { vcenter: string; moId: string; code: string }[],
+  requestErrors: UserError[] = [],
+): void {
+  const outcomes: AuditOutcome[] = [
+    ...started.map((scan) => ({ vcenter: scan.vcenter, target: scan.hostMoId ?? '', task: scan.taskMoId, result: 'OK' })),
+    ...refused.map((r) => ({ vcenter: r.vcenter, target: r.moId, result: r.code })),
+    ...requestErrors.map((e) => ({ vcenter: '', target: (e.field ?? []).join('.') || 'request', result: e.code })),
+  ];
+  ctx.audit(auditRecord(ctx.caller, operation, requested, outcomes, metaUrls));
+}
+
 export const Mutation: MutationResolvers = {
   hostPatchScanStart: async (_p, { input }, ctx) => {
     const errors = validateScanInput(input.metaUrls, input.options, ctx.scans.depots);
@@ -308,8 +332,12 @@ export const Mutation: MutationResolvers = {
     const tooMany = fetchBoundError(targets.length, input.metaUrls, ctx.scans.depots, ['hostIds']);
     if (tooMany) errors.push(tooMany);
     // Nothing starts when the request itself is malformed: no half-applied mutation.
-    if (errors.length > 0) return { scans: [], userErrors: errors };
+    if (errors.length > 0) {
+      auditStart(ctx, 'hostPatchScanStart', input.hostIds, input.metaUrls, [], [], errors);
+      return { scans: [], userErrors: errors };
+    }
     const { scans, failures } = await startScans(ctx, targets, input.metaUrls, input.options);
+    auditStart(ctx, 'hostPatchScanStart', input.hostIds, input.metaUrls, scans, failures.map((f) => ({ vcenter: f.target.vcenter, moId: f.target.moId, code: f.error.code })));
     return { scans, userErrors: failures.map((f) => f.error) };
   },
 
@@ -323,7 +351,10 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       errors.push(userError((error as Error).message, 'BAD_USER_INPUT', ['clusterId']));
     }
-    if (errors.length > 0 || !cluster) return { scans: [], skippedHosts: [], userErrors: errors };
+    if (errors.length > 0 || !cluster) {
+      auditStart(ctx, 'clusterPatchScanStart', [input.clusterId], input.metaUrls, [], [], errors);
+      return { scans: [], skippedHosts: [], userErrors: errors };
+    }
 
     let hosts;
     try {
@@ -350,43 +381,64 @@ export const Mutation: MutationResolvers = {
     const { scans, failures } = await startScans(ctx, targets, input.metaUrls, input.options);
     // A host's failure is reported once, as a skipped host; userErrors are about the call itself.
     for (const f of failures) skippedHosts.push({ host: hostRef(f.target.vcenter, f.target.moId), reason: f.error.message, code: f.error.code });
+    auditStart(
+      ctx,
+      'clusterPatchScanStart',
+      [input.clusterId],
+      input.metaUrls,
+      scans,
+      skippedHosts.map((skipped) => ({ vcenter: skipped.host.vcenter, moId: skipped.host.moId, code: skipped.code ?? 'SKIPPED' })),
+    );
     return { scans, skippedHosts, userErrors: [] };
   },
 
   patchScanCancel: async (_p, { input }, ctx) => {
-    let ref: ScanRef;
-    try {
-      ref = decodeScanId(input.id, 'id');
-      if (!ctx.upstreams.has(ref.vcenter)) throw badInput(`No vCenter named "${ref.vcenter}" is configured`);
-    } catch (error) {
-      return { scan: null, userErrors: [userError((error as Error).message, 'BAD_USER_INPUT', ['id'])] };
-    }
-    let scan: PatchScanModel | null;
-    try {
-      scan = await findPatchScan(ctx, ref.vcenter, ref.taskMoId);
-    } catch (error) {
-      return { scan: null, userErrors: [upstreamUserError(error, ['id'], `Patch scan ${ref.taskMoId}`, ctx)] };
-    }
-    if (!scan) {
-      return { scan: null, userErrors: [userError(`Patch scan ${ref.taskMoId} does not exist in vCenter ${ref.vcenter}`, 'NOT_FOUND', ['id'])] };
-    }
-    if (isTerminal(scan.info) || !scan.info!.cancelable) {
-      return {
-        scan,
-        userErrors: [userError(`Patch scan ${ref.taskMoId} cannot be cancelled: it is ${scan.info!.state}`, 'NOT_CANCELABLE', ['id'])],
-      };
-    }
-    try {
-      await ctx.scans.cancel(ref);
-    } catch (error) {
-      return { scan, userErrors: [upstreamUserError(error, ['id'], `Patch scan ${ref.taskMoId}`, ctx)] };
-    }
-    // Read the task again: the payload shows the scan as cancelling or cancelled, not as it was.
-    const infos = await ctx.scans.taskInfos([ref]);
-    const fresh = infos.get(objectKey(ref.vcenter, ref.taskMoId));
-    return { scan: patchScanRef(ref.vcenter, ref.taskMoId, fresh ?? scan.info), userErrors: [] };
+    const payload = await cancelScan(input.id, ctx);
+    const ref = payload.ref;
+    ctx.audit(
+      auditRecord(ctx.caller, 'patchScanCancel', [input.id], [
+        { vcenter: ref?.vcenter ?? '', target: ref?.taskMoId ?? 'request', ...(ref ? { task: ref.taskMoId } : {}), result: payload.userErrors[0]?.code ?? 'OK' },
+      ]),
+    );
+    return { scan: payload.scan, userErrors: payload.userErrors };
   },
 };
+
+/** patchScanCancel without its audit record; `ref` is the scan, when the ID named one. */
+async function cancelScan(id: string, ctx: GraphQLContext): Promise<{ ref?: ScanRef; scan: PatchScanModel | null; userErrors: UserError[] }> {
+  let ref: ScanRef;
+  try {
+    ref = decodeScanId(id, 'id');
+    if (!ctx.upstreams.has(ref.vcenter)) throw badInput(`No vCenter named "${ref.vcenter}" is configured`);
+  } catch (error) {
+    return { scan: null, userErrors: [userError((error as Error).message, 'BAD_USER_INPUT', ['id'])] };
+  }
+  let scan: PatchScanModel | null;
+  try {
+    scan = await findPatchScan(ctx, ref.vcenter, ref.taskMoId);
+  } catch (error) {
+    return { ref, scan: null, userErrors: [upstreamUserError(error, ['id'], `Patch scan ${ref.taskMoId}`, ctx)] };
+  }
+  if (!scan) {
+    return { ref, scan: null, userErrors: [userError(`Patch scan ${ref.taskMoId} does not exist in vCenter ${ref.vcenter}`, 'NOT_FOUND', ['id'])] };
+  }
+  if (isTerminal(scan.info) || !scan.info!.cancelable) {
+    return {
+      ref,
+      scan,
+      userErrors: [userError(`Patch scan ${ref.taskMoId} cannot be cancelled: it is ${scan.info!.state}`, 'NOT_CANCELABLE', ['id'])],
+    };
+  }
+  try {
+    await ctx.scans.cancel(ref);
+  } catch (error) {
+    return { ref, scan, userErrors: [upstreamUserError(error, ['id'], `Patch scan ${ref.taskMoId}`, ctx)] };
+  }
+  // Read the task again: the payload shows the scan as cancelling or cancelled, not as it was.
+  const infos = await ctx.scans.taskInfos([ref]);
+  const fresh = infos.get(objectKey(ref.vcenter, ref.taskMoId));
+  return { ref, scan: patchScanRef(ref.vcenter, ref.taskMoId, fresh ?? scan.info), userErrors: [] };
+}
 
 export const Subscription: SubscriptionResolvers = {
   patchScanUpdated: {
