@@ -21,6 +21,8 @@ import { Upstreams } from './graphql/context.ts';
 import { DEFAULT_LIMITS } from './graphql/limits.ts';
 import type { RequestLimits } from './graphql/limits.ts';
 import { createGatewayYoga } from './graphql/yoga.ts';
+import { trustedQuery } from './graphql/trusted-documents.ts';
+import type { TrustedDocuments } from './graphql/trusted-documents.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
@@ -55,6 +57,8 @@ export interface GatewayOptions {
    * service-account inventory queries from it. Off unless given; `{}` for the defaults.
    */
   inventoryMirror?: Omit<InventoryMirrorOptions, 'logger'>;
+  /** Trusted-documents mode: only the manifest's operations run (for every caller, or anonymous ones). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 export interface Gateway {
@@ -81,6 +85,7 @@ export function createGateway({
   bearer,
   audit,
   inventoryMirror,
+  trustedDocuments,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -101,7 +106,7 @@ export function createGateway({
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger });
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}) });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}) });
   const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator({ ...auth.jwt, algorithms: auth.jwt.algorithms as JwtAlgorithm[] | undefined }) : undefined);
   const authenticator = new Authenticator({
     config: auth,
@@ -119,7 +124,12 @@ export function createGateway({
       limits,
     ),
   );
-  const webSockets = serveGraphQLOverWebSocket(yoga, server, { ...access, webSocketsPerCaller, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs });
+  const webSockets = serveGraphQLOverWebSocket(yoga, server, {
+    ...access,
+    webSocketsPerCaller,
+    connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs,
+    ...(trustedDocuments ? { trustedDocuments } : {}),
+  });
 
   return {
     yoga,
@@ -192,7 +202,7 @@ async function verifyOnEveryVCenter(clients: readonly VCenterClient[], credentia
 function serveGraphQLOverWebSocket(
   yoga: GatewayYoga,
   server: Server,
-  access: AccessOptions & { webSocketsPerCaller: ConcurrencyLimiter; connectionInitWaitTimeoutMs: number },
+  access: AccessOptions & { webSocketsPerCaller: ConcurrencyLimiter; connectionInitWaitTimeoutMs: number; trustedDocuments?: TrustedDocuments },
 ): WebSocketServer {
   const wss = new WebSocketServer({
     server,
@@ -219,7 +229,14 @@ function serveGraphQLOverWebSocket(
         callers.set(ctx.extra, caller);
         return true;
       },
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, _id, sent) => {
+        // yoga's onParams hook does not run here: the same check, on the message's payload.
+        let params = sent;
+        if (access.trustedDocuments) {
+          const outcome = trustedQuery(access.trustedDocuments, sent, callers.get(ctx.extra));
+          if ('error' in outcome) return [outcome.error];
+          params = { ...sent, query: outcome.query ?? sent.query };
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

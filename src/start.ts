@@ -56,7 +56,16 @@ async function main(): Promise<void> {
 
   if (config.exposureWarning) logger.warn(config.exposureWarning);
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger, auth: config.auth, inventoryMirror: {} });
+  const gateway = createGateway({
+    vcenters,
+    logger,
+    auth: config.auth,
+    inventoryMirror: {},
+    ...(config.trustedDocuments ? { trustedDocuments: config.trustedDocuments } : {}),
+  });
+  if (config.trustedDocuments) {
+    logger.info('trusted documents only', { documents: config.trustedDocuments.documents.size, enforce: config.trustedDocuments.enforce });
+  }
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });

@@ -21,6 +21,8 @@ import { DEFAULT_LIMITS, armorPlugin, deadlinePlugin } from './limits.ts';
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
 import { sharedSubscriptions } from './shared-subscriptions.ts';
+import { trustedDocumentsPlugin } from './trusted-documents.ts';
+import type { TrustedDocuments } from './trusted-documents.ts';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 
@@ -55,12 +57,14 @@ export interface GatewayYogaOptions {
   audit?: AuditSink;
   /** Inventory mirrors: service-account callers' inventory queries read them. */
   mirrors?: InventoryMirrors;
+  /** Run only the operations of this manifest (for the callers it applies to). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
 export type GatewayYoga = YogaServerInstance<{ caller?: Caller }, GraphQLContext>;
 
-export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, audit = loggerAuditSink(logger), mirrors }: GatewayYogaOptions): GatewayYoga {
+export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, limits = DEFAULT_LIMITS, audit = loggerAuditSink(logger), mirrors, trustedDocuments }: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
     graphqlEndpoint: '/graphql',
@@ -111,7 +115,7 @@ export function createGatewayYoga({ upstreams, scans, logger, graphiql = true, l
         },
       };
     },
-    plugins: [accessPlugin(), armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, staleDataWarnings, sharedSubscriptions()],
+    plugins: [...(trustedDocuments ? [trustedDocumentsPlugin(trustedDocuments)] : []), accessPlugin(), armorPlugin(limits), deadlinePlugin(limits.deadlineMs), partialResults, staleDataWarnings, sharedSubscriptions()],
   });
 }
 
