@@ -25,6 +25,8 @@ import { trustedQuery } from './graphql/trusted-documents.ts';
 import type { TrustedDocuments } from './graphql/trusted-documents.ts';
 import type { GatewayYoga } from './graphql/yoga.ts';
 import { WebSocketServer } from 'ws';
+import { createGraphQLError } from 'graphql-yoga';
+import type { GraphQLError } from 'graphql';
 import type { WebSocket } from 'ws';
 import type { Duplex } from 'node:stream';
 import { useServer } from 'graphql-ws/use/ws';
@@ -244,10 +246,20 @@ function serveGraphQLOverWebSocket(
           params,
           caller: callers.get(ctx.extra),
         });
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          // A syntax error is the client's: answer it on this subscription, keep the socket.
+          // (Same code as over HTTP; yoga's createGraphQLError is the class graphql-ws checks for.)
+          if (!(error instanceof Error) || error.name !== 'GraphQLError') throw error;
+          const { source, positions } = error as GraphQLError;
+          return [createGraphQLError(error.message, { source, positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
         const args = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
