@@ -107,7 +107,7 @@ describe('bad input gets a clear, typed error and the gateway keeps serving', ()
     expect(after.data.clusters.totalCount).toBe(4);
   });
 
-  it('answers a document that does not parse over graphql-ws on the subscription, keeping the socket', async () => {
+  it('answers a document that does not parse over graphql-ws on its subscription, not with an internal-error close', async () => {
     const result = await wsSubscribe(h.url, 'subscription { patchScanUpdated(ids: [) { id } }', {}, 5_000);
     expect(result.events.flatMap((e) => (e.errors ?? []).map((x) => x.extensions?.['code'] ?? x.message))).toEqual(['GRAPHQL_PARSE_FAILED']);
   });
