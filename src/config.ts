@@ -11,6 +11,8 @@ import { DepotPolicy } from './scans/depots.ts';
 import type { VCenterEndpoint } from './vsphere/index.ts';
 import { AuthConfigError, checkExposure, parseAuthConfig } from './auth/config.ts';
 import type { AuthConfig } from './auth/config.ts';
+import { loadTrustedDocuments } from './graphql/trusted-documents.ts';
+import type { TrustedDocuments } from './graphql/trusted-documents.ts';
 
 export interface SimulatorConfig {
   vcenters: number;
@@ -31,6 +33,8 @@ export interface GatewayConfig {
   simulator: SimulatorConfig;
   /** Authentication mode, CORS origins and per-caller limits. */
   auth: AuthConfig;
+  /** Trusted-documents mode: only the operations of a codegen persisted-documents manifest run. */
+  trustedDocuments?: TrustedDocuments;
   /** Set when the operator explicitly allowed anonymous access off loopback: logged at start. */
   exposureWarning?: string;
   /** GraphiQL page and schema introspection; off for production deployments. */
@@ -224,7 +228,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const configPath = (values['config'] as string | undefined) ?? env['GATEWAY_CONFIG'];
-  let file: { port?: unknown; host?: unknown; graphiql?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown; depots?: unknown } = {};
+  let file: { port?: unknown; host?: unknown; graphiql?: unknown; vcenters?: unknown; simulator?: Record<string, unknown>; auth?: unknown; cors?: unknown; callerLimits?: unknown; depots?: unknown; trustedDocuments?: unknown } = {};
   if (configPath) {
     try {
       file = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -279,5 +283,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     depots: depotsFromFile(file.depots),
   };
   if (exposureWarning) config.exposureWarning = exposureWarning;
+  if (file.trustedDocuments !== undefined) config.trustedDocuments = trustedDocumentsFromFile(file.trustedDocuments, baseDir);
   return config;
+}
+
+/** `trustedDocuments: { manifest, enforce }`: the manifest path is relative to the config file. */
+function trustedDocumentsFromFile(entry: unknown, baseDir: string): TrustedDocuments {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ConfigError('trustedDocuments must be an object { manifest, enforce }');
+  const { manifest, enforce = 'all', ...unknown } = entry as Record<string, unknown>;
+  const extra = Object.keys(unknown);
+  if (extra.length > 0) throw new ConfigError(`trustedDocuments: unknown key ${extra.join(', ')} (known: manifest, enforce)`);
+  if (enforce !== 'all' && enforce !== 'viewers') throw new ConfigError('trustedDocuments.enforce must be "all" or "viewers"');
+  const file = resolve(baseDir, str(manifest, 'trustedDocuments.manifest'));
+  try {
+    return loadTrustedDocuments(file, enforce);
+  } catch (error) {
+    throw new ConfigError(`trustedDocuments.manifest ${file}: ${(error as Error).message}`);
+  }
 }

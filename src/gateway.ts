@@ -24,6 +24,7 @@ import type { GatewayYoga } from './graphql/yoga.ts';
 import { guardHttp, limitConnections } from './http/guard.ts';
 import { serveGraphQLOverWebSocket } from './http/websocket.ts';
 import type { WebSocketDiagnostics } from './http/websocket.ts';
+import type { TrustedDocuments } from './graphql/trusted-documents.ts';
 import type { Logger } from './log.ts';
 import { InventoryMirrors } from './mirror/index.ts';
 import type { InventoryMirrorOptions } from './mirror/index.ts';
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   inventoryMirror?: Omit<InventoryMirrorOptions, 'logger'>;
   /** Which depots and scan options clients may use; without it, no depot is allowed. */
   depots?: DepotPolicyOptions;
+  /** Trusted-documents mode: only the manifest's operations run (for every caller, or anonymous ones). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 export interface GatewayLoad extends WebSocketDiagnostics {
@@ -90,6 +93,7 @@ export function createGateway({
   audit,
   inventoryMirror,
   depots,
+  trustedDocuments,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -112,7 +116,7 @@ export function createGateway({
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger, depots });
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}) });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}) });
   const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator({ ...auth.jwt, algorithms: auth.jwt.algorithms as JwtAlgorithm[] | undefined }) : undefined);
   const authenticator = new Authenticator({
     config: auth,
@@ -143,6 +147,7 @@ export function createGateway({
     yoga,
     server,
     overCapacity: connections.overCapacity,
+    ...(trustedDocuments ? { trustedDocuments } : {}),
     access: { ...access, webSocketsPerCaller, connectionInitWaitTimeoutMs: auth.callerLimits.connectionInitWaitTimeoutMs },
     limits: {
       maxPayloadBytes: limits.maxBodyBytes,

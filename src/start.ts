@@ -59,7 +59,18 @@ async function main(): Promise<void> {
 
   if (config.exposureWarning) logger.warn(config.exposureWarning);
   const { vcenters, simulator } = await upstreamsFor(config, logger);
-  const gateway = createGateway({ vcenters, logger, auth: config.auth, graphiql: config.graphiql, depots: config.depots, inventoryMirror: {} });
+  const gateway = createGateway({
+    vcenters,
+    logger,
+    auth: config.auth,
+    graphiql: config.graphiql,
+    depots: config.depots,
+    inventoryMirror: {},
+    ...(config.trustedDocuments ? { trustedDocuments: config.trustedDocuments } : {}),
+  });
+  if (config.trustedDocuments) {
+    logger.info('trusted documents only', { documents: config.trustedDocuments.documents.size, enforce: config.trustedDocuments.enforce });
+  }
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
   logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });

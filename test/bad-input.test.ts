@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../src/graphql/ids.ts';
+import { wsSubscribe } from './clients.ts';
 import { startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
@@ -104,5 +105,10 @@ describe('bad input gets a clear, typed error and the gateway keeps serving', ()
     const after = await h.gql(`{ clusters { totalCount } }`);
     expect(after.errors).toBeUndefined();
     expect(after.data.clusters.totalCount).toBe(4);
+  });
+
+  it('answers a document that does not parse over graphql-ws on its subscription, not with an internal-error close', async () => {
+    const result = await wsSubscribe(h.url, 'subscription { patchScanUpdated(ids: [) { id } }', {}, 5_000);
+    expect(result.events.flatMap((e) => (e.errors ?? []).map((x) => x.extensions?.['code'] ?? x.message))).toEqual(['GRAPHQL_PARSE_FAILED']);
   });
 });

@@ -104,12 +104,31 @@ export interface LiveSubscription<T = any> {
   completed(): boolean;
   /** Unsubscribes (graphql-ws `complete` from the client) and closes the socket. */
   leave(): Promise<void>;
+  /** How the server ended the stream: SSE `complete` event, or the WebSocket close code. */
+  ending(): { complete: boolean; closeCode?: number };
 }
 
-export function wsFollow<T = any>(httpUrl: string, query: string, variables: Record<string, unknown>): LiveSubscription<T> {
-  const client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+/** Extra request headers, e.g. to pin a request to one replica behind a load balancer. */
+export interface FollowOptions {
+  headers?: Record<string, string>;
+}
+
+/** The `ws` WebSocket with extra headers on the upgrade request. */
+function webSocketWithHeaders(headers: Record<string, string> | undefined): typeof WebSocket {
+  if (!headers) return WebSocket;
+  return class extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers });
+    }
+  } as typeof WebSocket;
+}
+
+export function wsFollow<T = any>(httpUrl: string, query: string, variables: Record<string, unknown>, options: FollowOptions = {}): LiveSubscription<T> {
+  const client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: webSocketWithHeaders(options.headers), retryAttempts: 0, lazy: true });
   const events: StreamResult<T>['events'] = [];
   let done = false;
+  const ending: { complete: boolean; closeCode?: number } = { complete: false };
+  client.on('closed', (event) => (ending.closeCode = (event as { code?: number }).code));
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((w) => w());
   const unsubscribe = client.subscribe<T>(
@@ -124,12 +143,14 @@ export function wsFollow<T = any>(httpUrl: string, query: string, variables: Rec
         wake();
       },
       complete: () => {
+        ending.complete = true;
         done = true;
         wake();
       },
     },
   );
   return {
+    ending: () => ending,
     events,
     completed: () => done,
     waitFor(ok, from = 0, ms = 10_000) {
@@ -157,17 +178,18 @@ export function wsFollow<T = any>(httpUrl: string, query: string, variables: Rec
 }
 
 /** An SSE subscription the test drives, like wsFollow: collect events, wait for one, leave. */
-export function sseFollow<T = any>(url: string, query: string, variables: Record<string, unknown>): LiveSubscription<T> {
+export function sseFollow<T = any>(url: string, query: string, variables: Record<string, unknown>, options: FollowOptions = {}): LiveSubscription<T> {
   const controller = new AbortController();
   const events: StreamResult<T>['events'] = [];
   let done = false;
+  const ending: { complete: boolean } = { complete: false };
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((w) => w());
   void (async () => {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...options.headers },
         body: JSON.stringify({ query, variables }),
         signal: controller.signal,
       });
@@ -184,6 +206,7 @@ export function sseFollow<T = any>(url: string, query: string, variables: Record
           buffer = buffer.slice(boundary + 2);
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (/^event: next$/m.test(block) && data) events.push(JSON.parse(data));
+          if (/^event: complete$/m.test(block)) ending.complete = true;
           wake();
         }
       }
@@ -195,6 +218,7 @@ export function sseFollow<T = any>(url: string, query: string, variables: Record
     }
   })();
   return {
+    ending: () => ending,
     events,
     completed: () => done,
     waitFor(ok, from = 0, ms = 10_000) {

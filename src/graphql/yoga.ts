@@ -23,6 +23,8 @@ import { DEFAULT_LIMITS, armorPlugin, callScopePlugin, costPlugin, hideSuggestio
 import type { RequestLimits } from './limits.ts';
 import { resolvers } from './resolvers/index.ts';
 import { sharedSubscriptions } from './shared-subscriptions.ts';
+import { trustedDocumentsPlugin } from './trusted-documents.ts';
+import type { TrustedDocuments } from './trusted-documents.ts';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 
@@ -77,6 +79,8 @@ export interface GatewayYogaOptions {
   graphiql?: boolean;
   /** Appended to the gateway's own plugins (observability). */
   plugins?: Plugin<GraphQLContext>[];
+  /** Run only the operations of this manifest (for the callers it applies to). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
@@ -91,6 +95,7 @@ export function createGatewayYoga({
   audit = loggerAuditSink(rootLogger),
   mirrors,
   plugins = [],
+  trustedDocuments,
 }: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
@@ -123,6 +128,7 @@ export function createGatewayYoga({
       return createContext({ upstreams, scans, logger, audit, operation, ...(mirrors ? { mirrors } : {}) }, initial.caller ?? anonymousCaller());
     },
     plugins: [
+      ...(trustedDocuments ? [trustedDocumentsPlugin(trustedDocuments)] : []),
       accessPlugin(),
       armorPlugin(limits),
       maxDirectivesPlugin(limits.maxDirectives),

@@ -26,6 +26,8 @@ import type { GatewayYoga } from '../graphql/yoga.ts';
 import { Semaphore } from '../vsphere/index.ts';
 import type { Caller } from '../auth/caller.ts';
 import type { ConcurrencyLimiter } from '../auth/rate-limit.ts';
+import { trustedQuery } from '../graphql/trusted-documents.ts';
+import type { TrustedDocuments } from '../graphql/trusted-documents.ts';
 import { authenticateWebSocket, originAllowed } from './access.ts';
 import type { AccessOptions, WebSocketConnectContext } from './access.ts';
 
@@ -52,6 +54,8 @@ export interface WebSocketOptions {
   access: WebSocketAccess;
   /** Connections accepted over the gateway's cap: closed with 1013 (try again later). */
   overCapacity?: (socket: Socket) => boolean;
+  /** Trusted-documents mode: the same check as yoga's on HTTP (whose onParams hook does not run here). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /** What the gateway holds for one open socket. */
@@ -105,7 +109,7 @@ const EXECUTIONS_PER_SOCKET = 16;
 
 const refusal = (code: string, message: string) => [new WsGraphQLError(message, { extensions: { code } })];
 
-export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity, access }: WebSocketOptions): GraphQLWebSocketServer {
+export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity, access, trustedDocuments }: WebSocketOptions): GraphQLWebSocketServer {
   const wss = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,
@@ -199,7 +203,13 @@ export function serveGraphQLOverWebSocket({ yoga, server, limits, overCapacity, 
         while (state.drained && !state.closed) await state.drained;
         return args.rootValue.subscribe(args);
       },
-      onSubscribe: async (ctx, id, params) => {
+      onSubscribe: async (ctx, id, sent) => {
+        let params = sent;
+        if (trustedDocuments) {
+          const outcome = trustedQuery(trustedDocuments, sent, callers.get(ctx.extra));
+          if ('error' in outcome) return [outcome.error];
+          params = { ...sent, query: outcome.query ?? sent.query };
+        }
         const state = stateOf(ctx);
         if (!state || state.closed) return refusal('CANCELLED', 'The connection is closing');
         if (state.operations.size >= limits.maxOperationsPerSocket) {
