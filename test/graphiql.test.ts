@@ -70,7 +70,7 @@ describe('GraphiQL page', () => {
     expect(html).not.toMatch(/\b(src|href)="https?:/);
     expect(html).toContain(`<link rel="icon" href="${ICON_DATA_URL}"`);
     const options = JSON.parse(/renderYogaGraphiQL\(\s*window\.document\.querySelector\('#root'\),\s*(\{.*\}),\s*\);/s.exec(html)![1]!);
-    expect(options).toMatchObject({ method: 'POST', useGETForQueries: false, subscriptionsProtocol: 'SSE' });
+    expect(options).toMatchObject({ method: 'POST', useGETForQueries: false, subscriptionsProtocol: 'SSE', shouldPersistHeaders: false });
   });
 
   it('GraphiQL\'s way of subscribing (POST, Accept: text/event-stream) streams a subscription', async () => {

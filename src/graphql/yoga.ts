@@ -181,4 +181,6 @@ export const GRAPHIQL_OPTIONS: GraphiQLOptions = {
   subscriptionsProtocol: 'SSE',
   method: 'POST',
   useGETForQueries: false,
+  // A bearer token typed into the Headers editor stays in the tab, never in the browser's storage.
+  shouldPersistHeaders: false,
 };
