@@ -206,6 +206,7 @@ export type HostChange = {
   changes: Array<HostFieldChange>;
   /** The host after the change; for REMOVED, as it was last seen. */
   host: Host;
+  /** Whether the host was added, removed or changed. */
   kind: HostChangeKind;
   /** The version of the vCenter's inventory mirror that includes this change. */
   version: Scalars['Int']['output'];
@@ -260,8 +261,11 @@ export type HostField =
  */
 export type HostFieldChange = {
   __typename?: 'HostFieldChange';
+  /** Its value after the change; null when it has none. */
   after?: Maybe<Scalars['String']['output']>;
+  /** Its value before the change; null when it had none. */
   before?: Maybe<Scalars['String']['output']>;
+  /** Which field changed. */
   field: HostField;
 };
 
@@ -435,6 +439,7 @@ export type InventoryMirror = {
   objectCount: Scalars['Int']['output'];
   /** When the state last changed. */
   since: Scalars['DateTime']['output'];
+  /** Whether the mirror is syncing, live, or stale. */
   state: InventoryMirrorState;
   /** Increases with every change the mirror applies and every full resync. */
   version: Scalars['Int']['output'];
@@ -767,6 +772,7 @@ export type PrerequisitePatch = {
   id: Scalars['String']['output'];
   /** Its installation states on the host. */
   installState: Array<PatchInstallState>;
+  /** The install states exactly as vCenter answered them. */
   installStateRaw: Array<Scalars['String']['output']>;
 };
 
