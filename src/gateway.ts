@@ -107,7 +107,7 @@ export function createGateway({
       (endpoint) =>
         new VCenterClient(endpoint, {
           ...client,
-          logger: logger.child({ vcenter: endpoint.name }),
+          logger,
           onUpstreamCall: ops.metrics.observeUpstreamCall,
           userSessions: { maxUsers: auth.passthrough.maxUsers, idleMs: auth.passthrough.idleMs },
         }),
