@@ -8,7 +8,6 @@ import type { BearerVerifier, PassthroughVerdict } from './auth/authenticate.ts'
 import type { PassthroughCredential } from './auth/caller.ts';
 import { DEFAULT_AUTH } from './auth/config.ts';
 import { createJwtAuthenticator } from './auth/jwt.ts';
-import type { JwtAlgorithm } from './auth/jwt.ts';
 import { ConcurrencyLimiter, RateLimiter } from './auth/rate-limit.ts';
 import type { AuthConfig } from './auth/config.ts';
 import type { AuditSink } from './graphql/audit.ts';
@@ -117,7 +116,7 @@ export function createGateway({
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
   const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}) });
-  const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator({ ...auth.jwt, algorithms: auth.jwt.algorithms as JwtAlgorithm[] | undefined }) : undefined);
+  const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator(auth.jwt) : undefined);
   const authenticator = new Authenticator({
     config: auth,
     verifyPassthrough: (credential) => verifyOnEveryVCenter(upstreams.list, credential),

@@ -3,6 +3,9 @@
  * an allowlist, credential passthrough with the caller's own vCenter sessions, and the refusal
  * to run without identity off loopback.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { DEFAULT_AUTH } from '../src/auth/config.ts';
@@ -181,5 +184,12 @@ describe('no identity off loopback', () => {
     expect(() => loadConfig(['--auth', 'ldap'], {})).toThrow(/auth mode "ldap"/);
     expect(() => loadConfig(['--cors-origin', 'https://a.example/path'], {})).toThrow(/not an origin/);
     expect(() => loadConfig(['--auth', 'jwt'], {})).toThrow(/auth.jwt/);
+    const jwtWith = (algorithms: string[]) => {
+      const file = join(mkdtempSync(join(tmpdir(), 'auth-config-')), 'config.json');
+      writeFileSync(file, JSON.stringify({ auth: { mode: 'jwt', jwt: { issuer: 'https://idp.example', audience: 'gw', jwksUri: 'https://idp.example/certs', algorithms, roles: { viewer: ['v'] } } } }));
+      return loadConfig(['--config', file], {});
+    };
+    expect(jwtWith(['RS256', 'ES256']).auth.jwt?.algorithms).toEqual(['RS256', 'ES256']);
+    expect(() => jwtWith(['RS256', 'HS256'])).toThrow(/auth\.jwt\.algorithms: HS256 not among/);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { readEventStream } from './clients.ts';
 
 export interface Outcome {
   /** HTTP status, or the WebSocket close code when the socket was closed on us. */
@@ -49,31 +50,13 @@ export async function sseAs(url: string, query: string, variables: Record<string
     outcome.codes = (body.errors ?? []).map((e) => e.extensions?.code ?? 'NONE');
     return outcome;
   }
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const reader = response.body!.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return outcome;
-    buffer += decoder.decode(value, { stream: true });
-    let boundary: number;
-    while ((boundary = buffer.indexOf('\n\n')) !== -1) {
-      const block = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event === 'next' && data) {
-        const parsed = JSON.parse(data) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
-        if (parsed.data) outcome.data.push(parsed.data);
-        for (const e of parsed.errors ?? []) outcome.codes.push(e.extensions?.code ?? 'NONE');
-      }
-      if (event === 'complete') {
-        outcome.completed = true;
-        await reader.cancel();
-        return outcome;
-      }
-    }
+  const stream = await readEventStream(response);
+  for (const event of stream.events) {
+    if (event.data) outcome.data.push(event.data);
+    for (const e of event.errors ?? []) outcome.codes.push(e.extensions?.['code'] ?? 'NONE');
   }
+  outcome.completed = stream.completed;
+  return outcome;
 }
 
 /** A graphql-ws operation (query, mutation or subscription) followed to its end, or the close code that refused it. */

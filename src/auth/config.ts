@@ -5,27 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { SUPPORTED_JWT_ALGORITHMS } from './jwt.ts';
+import type { JwtAlgorithm, JwtAuthenticatorOptions } from './jwt.ts';
 
 export type AuthMode = 'none' | 'vcenter' | 'jwt';
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'vcenter', 'jwt'];
 
-export interface JwtSettings {
-  issuer: string;
-  audience: string | string[];
-  jwksUri: string;
-  caPem?: string;
-  clockToleranceSec?: number;
-  algorithms?: string[];
-  rolesClaim?: string;
-  roles: { viewer: string[]; operator: string[] };
-  subjectClaim?: string;
-  timeoutMs?: number;
-  refreshCooldownMs?: number;
-  failureBackoffMs?: number;
-  jwksMaxAgeMs?: number;
-  maxJwksBytes?: number;
-  maxJwksKeys?: number;
-}
+/** `auth.jwt`: the JWT authenticator's options as the configuration gives them (the clock is the real one). */
+export type JwtSettings = Omit<JwtAuthenticatorOptions, 'now'>;
 
 export interface CallerLimits {
   /** Sustained requests per second per caller (HTTP requests and WebSocket operations alike). */
@@ -155,7 +142,12 @@ function jwtSettings(raw: Raw, baseDir: string): JwtSettings {
     }
   }
   if (raw['clockToleranceSec'] !== undefined) settings.clockToleranceSec = integer(raw['clockToleranceSec'], 'auth.jwt.clockToleranceSec', 0, 300);
-  if (raw['algorithms'] !== undefined) settings.algorithms = texts(raw['algorithms'], 'auth.jwt.algorithms');
+  if (raw['algorithms'] !== undefined) {
+    const algorithms = texts(raw['algorithms'], 'auth.jwt.algorithms');
+    const unknown = algorithms.filter((a) => !(SUPPORTED_JWT_ALGORITHMS as readonly string[]).includes(a));
+    if (unknown.length) throw new AuthConfigError(`auth.jwt.algorithms: ${unknown.join(', ')} not among ${SUPPORTED_JWT_ALGORITHMS.join(', ')}`);
+    settings.algorithms = algorithms as JwtAlgorithm[];
+  }
   if (raw['rolesClaim'] !== undefined) settings.rolesClaim = text(raw['rolesClaim'], 'auth.jwt.rolesClaim');
   if (raw['subjectClaim'] !== undefined) settings.subjectClaim = text(raw['subjectClaim'], 'auth.jwt.subjectClaim');
   if (raw['timeoutMs'] !== undefined) settings.timeoutMs = integer(raw['timeoutMs'], 'auth.jwt.timeoutMs', 100, 60_000);
