@@ -248,6 +248,28 @@ describe('inventory mirror: recovery', () => {
     expect(fresh.data.hosts.nodes.map((n: any) => n.moId)).toContain(host.moId);
     expect((fresh as { extensions?: unknown }).extensions).toBeUndefined();
   });
+
+  it('resyncs after a full vCenter restart: sessions and collectors forgotten, inventory changed meanwhile', async () => {
+    await converged(h, v);
+    const mirror = mirrorOf(h, v);
+    const collectors = v.stats().requests[CREATE_COLLECTOR_ROUTE] ?? 0;
+    await v.down();
+    await mirror.until((s) => s.state === 'STALE');
+    // A restarted vCenter has forgotten every session, and with them every private collector and filter.
+    v.expireSessions();
+    const moved = v.inventory.hosts.find((x) => x.cluster === v.inventory.clusters[0]!.moId)!;
+    // vCenter moves only a host in maintenance mode (or disconnected) out of a cluster.
+    if (!moved.inMaintenanceMode) v.changeInventory({ action: 'enterMaintenance', host: moved.moId });
+    v.changeInventory({ action: 'moveHost', host: moved.moId, cluster: v.inventory.clusters[1]!.moId });
+    v.changeInventory({ action: 'renameCluster', cluster: v.inventory.clusters[0]!.moId, name: 'After-Restart' });
+    await v.up();
+    await converged(h, v);
+    expect(v.stats().requests[CREATE_COLLECTOR_ROUTE]).toBe(collectors + 1);
+    const answer = await h.gql(`{ hosts(filter: { ids: ["${toGlobalId('Host', v.name, moved.moId)}"] }) { nodes { cluster { name } } } clusters { nodes { name } } }`);
+    expect((answer as { extensions?: unknown }).extensions).toBeUndefined();
+    expect(answer.data.hosts.nodes).toEqual([{ cluster: { name: v.inventory.clusters[1]!.name } }]);
+    expect(answer.data.clusters.nodes.map((c: any) => c.name)).toContain('After-Restart');
+  });
 });
 
 describe('inventory mirror: reads', () => {

@@ -4,7 +4,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import { InventoryChangeError, applyInventoryChange, parseInventoryChange, startChurn } from './dynamics.ts';
@@ -63,6 +63,7 @@ export class VCenterServer {
   private readonly tasks: TaskStore;
   private readonly authz: Authorization;
   private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
   private readonly injector: FaultInjector;
   private latencyMs: number;
   private quirks: SimQuirks;
@@ -94,6 +95,12 @@ export class VCenterServer {
     this.server = options.tls
       ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler)
       : createHttpServer(handler);
+    // closeAllConnections() misses sockets still in their TLS handshake or between requests
+    // before the parser tracks them; a vCenter going down drops every TCP connection.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
   }
 
   async listen(port = this.options.port): Promise<number> {
@@ -160,7 +167,7 @@ export class VCenterServer {
     return new Promise<void>((resolve) => {
       // The callback gets ERR_SERVER_NOT_RUNNING when already stopped: nothing to wait for then.
       this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      for (const socket of this.sockets) socket.destroy();
     });
   }
 
