@@ -39,21 +39,20 @@ function fresh(rules: FaultRule[] = [], seed?: number): void {
 describe('simulator: fault injection', () => {
   it('adds latency and jitter to the chosen route only, never to /_sim/', async () => {
     fresh([{ route: 'GET /api/vcenter/cluster', latencyMs: 120, jitterMs: 40 }, { route: '*', latencyMs: 0 }]);
-    let t = performance.now();
+    const t = performance.now();
     expect((await c.call(v, 'GET', '/api/vcenter/cluster', { session: rest })).status).toBe(200);
-    const slow = performance.now() - t;
-    expect(slow).toBeGreaterThanOrEqual(115);
-    expect(slow).toBeLessThan(1000);
-    t = performance.now();
+    // A lower bound only: the injected delay is a floor; upper bounds belong in benchmarks.
+    expect(performance.now() - t).toBeGreaterThanOrEqual(115);
     await c.call(v, 'GET', '/api/vcenter/host', { session: rest });
     await c.call(v, 'GET', '/_sim/stats');
-    expect(performance.now() - t).toBeLessThan(110);
+    // The simulator counts each delay it injects: one, for the chosen route.
     expect(v.stats().faultsInjected).toEqual({ latency: 1 });
     // A bare template matches every method; the latency rule applies to /_sim/ never.
     fresh([{ route: '*', latencyMs: 300 }]);
-    t = performance.now();
     await c.call(v, 'GET', '/_sim/stats');
-    expect(performance.now() - t).toBeLessThan(250);
+    expect(v.stats().faultsInjected).toEqual({});
+    await c.call(v, 'GET', '/api/vcenter/host', { session: rest });
+    expect(v.stats().faultsInjected).toEqual({ latency: 1 });
     v.clearFaults();
   });
 
@@ -128,7 +127,8 @@ describe('simulator: fault injection', () => {
     const t = performance.now();
     const gaveUp = await c.call(v, 'GET', '/api/vcenter/cluster', { session: rest, signal: AbortSignal.timeout(200) }).catch((e: unknown) => e);
     expect(gaveUp).toBeInstanceOf(Error);
-    expect(performance.now() - t).toBeLessThan(1000);
+    // The hang is endless: ending well within seconds means the client's 200 ms abort ended it.
+    expect(performance.now() - t).toBeLessThan(10_000);
     expect(v.stats().faultsInjected).toEqual({ hang: 1 });
     // Other routes still answer.
     expect((await c.call(v, 'GET', '/api/vcenter/host', { session: rest })).status).toBe(200);
@@ -142,7 +142,7 @@ describe('simulator: fault injection', () => {
       await sleep(50);
       const closing = performance.now();
       await own.close();
-      expect(performance.now() - closing).toBeLessThan(500);
+      expect(performance.now() - closing).toBeLessThan(10_000);
       expect(await pending).toBeInstanceOf(Error);
     } finally {
       await c2.close();
@@ -260,7 +260,8 @@ describe('simulator: fault injection', () => {
     await c2.close();
     const t = performance.now();
     await own.close();
-    expect(performance.now() - t).toBeLessThan(500);
+    // The pending restore is a minute away: close() did not wait for it.
+    expect(performance.now() - t).toBeLessThan(10_000);
     // up() after close stays down.
     await vc.up();
     const c3 = new SimClient(own);

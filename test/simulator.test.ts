@@ -546,19 +546,18 @@ describe('simulator: /_sim/ observability', () => {
     const v = sim.vcenters[1] as SimulatedVCenter;
     expect((await client.call(v, 'POST', '/_sim/latency', { body: { ms: 150 } })).status).toBe(204);
     try {
-      let t = performance.now();
+      const t = performance.now();
       await client.call(v, 'GET', `${VIM}/ServiceInstance/ServiceInstance/content`);
       expect(performance.now() - t).toBeGreaterThanOrEqual(140);
-      t = performance.now();
-      await client.call(v, 'GET', '/_sim/stats');
-      expect(performance.now() - t).toBeLessThan(140);
+      // With a minute of latency, an answer within the 10 s abort can only mean "not delayed":
+      // a margin no busy machine eats, unlike a bound just above the injected latency.
+      expect((await client.call(v, 'POST', '/_sim/latency', { body: { ms: 60_000 } })).status).toBe(204);
+      const stats = await client.call(v, 'GET', '/_sim/stats', { signal: AbortSignal.timeout(10_000) });
+      expect(stats.status).toBe(200);
       expect((await client.call(v, 'POST', '/_sim/latency', { body: { ms: 'x' } })).status).toBe(400);
     } finally {
       v.setLatency(0);
     }
-    const t = performance.now();
-    await client.call(v, 'GET', `${VIM}/ServiceInstance/ServiceInstance/content`);
-    expect(performance.now() - t).toBeLessThan(140);
   });
 });
 
