@@ -4,9 +4,11 @@
 // misses share one call; failures are not kept; passthrough callers always read live with
 // their own session; the response says how old each report is.
 
+import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AUTH } from '../src/auth/config.ts';
-import type { MirrorSnapshot } from '../src/mirror/index.ts';
+import { ClusterReports } from '../src/mirror/index.ts';
+import type { HostChange, HostField, MirrorHost, MirrorSnapshot, ReportFeed } from '../src/mirror/index.ts';
 import type { SimulatedVCenter } from '../src/simulator/index.ts';
 import { basic, postAs } from './auth-clients.ts';
 import { codes, eventually, simStatsOverHttp, startHarness } from './harness.ts';
@@ -230,13 +232,6 @@ describe('image cache: service-account callers', () => {
     await applied((s) => s.host(host.moId)?.connectionState === 'disconnected');
     expect((await measured(DESIRED, SOFTWARE_ROUTE)).calls).toBe(unmanaged.length + 1);
   });
-
-  it('keeps no entry for a cluster the mirror does not hold', async () => {
-    const cache = h.gateway.mirrors!.reports(v.name)!.installedImages;
-    const size = cache.size();
-    await expect(cache.get('domain-c99999')).rejects.toMatchObject({ status: 404 });
-    expect(cache.size()).toBe(size);
-  });
 });
 
 describe('image cache: credential passthrough', () => {
@@ -281,5 +276,96 @@ describe('image cache: credential passthrough', () => {
     const cached = await h.gateway.mirrors!.reports(v.name)!.installedImages.get(visible.moId);
     expect(Object.keys(cached.value.host_info).length).toBeGreaterThan(0);
     for (const moId of Object.keys(cached.value.host_info)) expect(JSON.stringify(res)).not.toContain(moId);
+  });
+});
+
+describe('image cache: which host changes refresh a cluster, and which clusters get entries', () => {
+  // The cache on a scripted change stream (each kind of change on its own, which the simulator
+  // cannot always produce: a disconnect there also unsets the host's build), fetching from the simulator.
+  let h: Harness;
+  let v: SimulatedVCenter;
+  const events = new EventEmitter();
+  const held = new Set<string>();
+  const feed: ReportFeed = {
+    onHostChange: (l) => (events.on('host', l), () => events.off('host', l)),
+    onUpdate: (l) => (events.on('update', l), () => events.off('update', l)),
+    onReset: (l) => (events.on('reset', l), () => events.off('reset', l)),
+    hasCluster: (moId) => held.has(moId),
+  };
+  let reports: ClusterReports;
+  const calls = async () => (await simStatsOverHttp(h.sim, v.url)).requests[IMAGES_ROUTE] ?? 0;
+  const costOf = async (read: () => Promise<unknown>) => {
+    const before = await calls();
+    await read();
+    return (await calls()) - before;
+  };
+
+  beforeAll(async () => {
+    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 2, hostsPerCluster: 2 } }, undefined, { client: FAST_CLIENT });
+    v = h.sim.vcenters[0]!;
+    reports = new ClusterReports(feed, h.gateway.upstreams.get(v.name));
+  });
+  afterAll(() => h?.close());
+
+  const rows: Array<[HostField, number]> = [
+    ['NAME', 1],
+    ['CLUSTER', 1],
+    ['CONNECTION_STATE', 1],
+    ['BUILD', 1],
+    ['POWER_STATE', 0],
+    ['MAINTENANCE_MODE', 0],
+  ];
+  for (const [field, refetches] of rows) {
+    it(`${field} ${refetches ? 'refreshes' : 'keeps'} the host's cluster report`, async () => {
+      const cluster = v.inventory.clusters[0]!.moId;
+      held.add(cluster);
+      await reports.installedImages.get(cluster);
+      const host: MirrorHost = { vcenter: v.name, moId: 'host-1', name: 'esx', parent: { _typeName: 'ManagedObjectReference', type: 'ClusterComputeResource', value: cluster }, connectionState: 'connected', inMaintenanceMode: false };
+      const change: HostChange = { vcenter: v.name, kind: 'CHANGED', before: host, after: host, fields: [field], version: 1 };
+      events.emit('host', change);
+      expect(await costOf(() => reports.installedImages.get(cluster))).toBe(refetches);
+    });
+  }
+
+  it('does not keep a fetch that a host change overtook: readers after the change fetch again', async () => {
+    const a = v.inventory.clusters[0]!.moId;
+    held.add(a);
+    events.emit('reset');
+    const host: MirrorHost = { vcenter: v.name, moId: 'host-1', name: 'esx', parent: { _typeName: 'ManagedObjectReference', type: 'ClusterComputeResource', value: a }, connectionState: 'connected', inMaintenanceMode: false };
+    v.setFaults([{ route: IMAGES_ROUTE, latencyMs: 1_000 }]);
+    const latency = v.stats().faultsInjected['latency'] ?? 0;
+    const before = await calls();
+    try {
+      const first = reports.installedImages.get(a);
+      await eventually(() => v.stats().faultsInjected['latency'] ?? 0, (n) => n > latency);
+      events.emit('host', { vcenter: v.name, kind: 'CHANGED', before: host, after: host, fields: ['BUILD'], version: 2 } satisfies HostChange);
+      // Asked after the change: must not join the fetch that started before it.
+      const second = reports.installedImages.get(a);
+      await Promise.all([first, second]);
+    } finally {
+      v.clearFaults();
+    }
+    expect((await calls()) - before).toBe(2);
+    // The later fetch is the one kept.
+    expect(await costOf(() => reports.installedImages.get(a))).toBe(0);
+  });
+
+  it('keeps entries only for clusters the mirror holds, and drops a removed cluster\'s entry', async () => {
+    const [a, b] = v.inventory.clusters.map((c) => c.moId);
+    held.clear();
+    events.emit('update');
+    expect(reports.installedImages.size()).toBe(0);
+    // Not (yet) in the mirror: read every time, nothing kept.
+    expect(await costOf(() => reports.installedImages.get(a!))).toBe(1);
+    expect(await costOf(() => reports.installedImages.get(a!))).toBe(1);
+    expect(reports.installedImages.size()).toBe(0);
+    held.add(a!).add(b!);
+    await reports.installedImages.get(a!);
+    await reports.installedImages.get(b!);
+    expect(reports.installedImages.size()).toBe(2);
+    held.delete(a!);
+    events.emit('update');
+    expect(reports.installedImages.size()).toBe(1);
+    expect(await costOf(() => reports.installedImages.get(b!))).toBe(0);
   });
 });
