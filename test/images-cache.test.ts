@@ -287,7 +287,7 @@ describe('image cache: which host changes refresh a cluster, and which clusters 
   const events = new EventEmitter();
   const held = new Set<string>();
   const feed: ReportFeed = {
-    onHostChange: (l) => (events.on('host', l), () => events.off('host', l)),
+    onHostChanges: (l) => (events.on('host', l), () => events.off('host', l)),
     onUpdate: (l) => (events.on('update', l), () => events.off('update', l)),
     onReset: (l) => (events.on('reset', l), () => events.off('reset', l)),
     hasCluster: (moId) => held.has(moId),
@@ -322,7 +322,7 @@ describe('image cache: which host changes refresh a cluster, and which clusters 
       await reports.installedImages.get(cluster);
       const host: MirrorHost = { vcenter: v.name, moId: 'host-1', name: 'esx', parent: { _typeName: 'ManagedObjectReference', type: 'ClusterComputeResource', value: cluster }, connectionState: 'connected', inMaintenanceMode: false };
       const change: HostChange = { vcenter: v.name, kind: 'CHANGED', before: host, after: host, fields: [field], version: 1 };
-      events.emit('host', change);
+      events.emit('host', [change]);
       expect(await costOf(() => reports.installedImages.get(cluster))).toBe(refetches);
     });
   }
@@ -338,7 +338,7 @@ describe('image cache: which host changes refresh a cluster, and which clusters 
     try {
       const first = reports.installedImages.get(a);
       await eventually(() => v.stats().faultsInjected['latency'] ?? 0, (n) => n > latency);
-      events.emit('host', { vcenter: v.name, kind: 'CHANGED', before: host, after: host, fields: ['BUILD'], version: 2 } satisfies HostChange);
+      events.emit('host', [{ vcenter: v.name, kind: 'CHANGED', before: host, after: host, fields: ['BUILD'], version: 2 } satisfies HostChange]);
       // Asked after the change: must not join the fetch that started before it.
       const second = reports.installedImages.get(a);
       await Promise.all([first, second]);

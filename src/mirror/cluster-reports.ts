@@ -115,7 +115,8 @@ export class ClusterReportCache<T> {
 
 /** What the reports follow: one vCenter's mirror. */
 export interface ReportFeed {
-  onHostChange(listener: (change: HostChange) => void): () => void;
+  /** Each applied change set's host changes. */
+  onHostChanges(listener: (changes: readonly HostChange[]) => void): () => void;
   onUpdate(listener: (status: MirrorStatus) => void): () => void;
   /** Called when the mirror starts a full resync or drops its data. */
   onReset(listener: () => void): () => void;
@@ -156,8 +157,8 @@ export class ClusterReports {
     this.installedImages = new ClusterReportCache((c) => source.getInstalledImages(c), opts);
     this.desiredSoftware = new ClusterReportCache((c) => source.getDesiredSoftware(c), opts);
     const caches = [this.installedImages, this.desiredSoftware];
-    feed.onHostChange((change) => {
-      for (const cluster of clustersOf(change)) for (const cache of caches) cache.invalidate(cluster);
+    feed.onHostChanges((changes) => {
+      for (const change of changes) for (const cluster of clustersOf(change)) for (const cache of caches) cache.invalidate(cluster);
     });
     feed.onUpdate(() => caches.forEach((cache) => cache.prune()));
     feed.onReset(() => caches.forEach((cache) => cache.invalidateAll()));

@@ -251,6 +251,15 @@ export class InventoryMirror {
     return () => this.events.off('host', listener);
   }
 
+  /**
+   * The host changes of each applied change set, at once, before onHostChange listeners get
+   * them one by one: for what the mirror's own state derives (the image cache). Returns the unsubscribe.
+   */
+  onHostChanges(listener: (changes: readonly HostChange[]) => void): () => void {
+    this.events.on('changes', listener);
+    return () => this.events.off('changes', listener);
+  }
+
   /** Called when the mirror starts a full resync or drops its data: what it held may be out of date. Returns the unsubscribe. */
   onReset(listener: () => void): () => void {
     this.events.on('reset', listener);
@@ -480,6 +489,8 @@ export class InventoryMirror {
       if (old.type !== 'HostSystem' || next.has(key)) continue;
       changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before: hostFrom(this.vcenter, key.slice('HostSystem:'.length), old.props), fields: [], version: this.version });
     }
+    // Caches first, so that a subscriber reading on an event already reads past the change.
+    if (changes.length > 0) this.events.emit('changes', changes);
     for (const change of changes) this.events.emit('host', change);
     this.events.emit('update', this.status());
   }
