@@ -6,9 +6,9 @@ import type {
   ObjectContent,
   PropertyFilterSpec,
   SoftwareInfo,
+  VCenterClient,
 } from '../vsphere/index.ts';
 import { propsOf } from '../vsphere/index.ts';
-import type { VCenterClient } from '../vsphere/index.ts';
 import type { ClusterReport, ClusterReportCache, ClusterReports } from '../mirror/index.ts';
 import type { ReportFreshness } from './generated/resolvers-types.ts';
 import type { ScanService } from '../scans/service.ts';
