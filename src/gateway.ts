@@ -141,7 +141,7 @@ export function createGateway({
       (req, res, serve) => withAccessControl(() => serve(), access)(req, res),
     ),
   );
-  ops.attach({ server, vcenters: upstreams.list, scans });
+  ops.attach({ server, vcenters: upstreams.list, scans, ...(mirrors ? { mirrors } : {}) });
   const graphqlWs = serveGraphQLOverWebSocket({
     yoga,
     server,

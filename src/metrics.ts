@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { currentOperation } from './operation-context.ts';
 import type { OperationRecord } from './operation-context.ts';
+import type { InventoryMirrors, ReportCacheCounters } from './mirror/index.ts';
 import type { ScanService } from './scans/service.ts';
 import type { UpstreamCall, VCenterClient } from './vsphere/index.ts';
 
@@ -14,6 +15,8 @@ export interface MetricSources {
   scans: ScanService;
   /** WebSocket connections open now. */
   webSockets(): number;
+  /** The inventory mirrors and their image caches, when the gateway runs them. */
+  mirrors?: InventoryMirrors;
 }
 
 /** Operation names come from clients: past this many distinct names, new ones count as "other". */
@@ -78,6 +81,36 @@ export class GatewayMetrics {
     this.gaugeFromSources('gateway_followed_tasks', 'vCenter tasks the watch loops follow now', ['vcenter'], (set) => {
       const watchers = this.sources?.scans.diagnostics() ?? {};
       for (const c of this.sources?.vcenters ?? []) set({ vcenter: c.name }, watchers[c.name]?.followedTasks ?? 0);
+    });
+    // The image caches keep plain counts (the mirror knows nothing of metrics); read when scraped.
+    const imageCaches = (each: (vcenter: string, report: string, counters: ReportCacheCounters) => void) => {
+      for (const c of this.sources?.vcenters ?? []) {
+        const reports = this.sources?.mirrors?.reports(c.name);
+        if (!reports) continue;
+        each(c.name, 'installedImages', reports.installedImages.counters);
+        each(c.name, 'desiredSoftware', reports.desiredSoftware.counters);
+      }
+    };
+    new Counter({
+      name: 'gateway_image_cache_lookups_total', help: 'Reads of the per-cluster installed-images and desired-software cache: hit (answered from memory) or miss (waited for a fetch)',
+      labelNames: ['vcenter', 'report', 'result'], registers,
+      collect() {
+        this.reset();
+        imageCaches((vcenter, report, n) => {
+          this.inc({ vcenter, report, result: 'hit' }, n.hits);
+          this.inc({ vcenter, report, result: 'miss' }, n.misses);
+        });
+      },
+    });
+    new Counter({
+      name: 'gateway_image_cache_fetches_total', help: 'Fetches of the per-cluster image cache from vCenter, by reason: cold (first read), invalidated (host change or mirror resync), expired (older than imageCacheMaxAgeMs)',
+      labelNames: ['vcenter', 'report', 'reason'], registers,
+      collect() {
+        this.reset();
+        imageCaches((vcenter, report, n) => {
+          for (const [reason, count] of Object.entries(n.fetches)) this.inc({ vcenter, report, reason }, count);
+        });
+      },
     });
     this.gaugeFromSources('gateway_websocket_connections', 'WebSocket connections open now', [], (set) => {
       set({}, this.sources?.webSockets() ?? 0);

@@ -11,7 +11,7 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { Repeater } from 'graphql-yoga';
 import type { Caller } from '../auth/caller.ts';
-import type { HostChange, HostField, InventoryMirrors, MirrorHost, MirrorSnapshot } from '../mirror/index.ts';
+import type { ClusterReports, HostChange, HostField, InventoryMirrors, MirrorHost, MirrorSnapshot } from '../mirror/index.ts';
 import type { GraphQLContext } from './context.ts';
 import { badInput } from './errors.ts';
 import type { HostFilter } from './generated/resolvers-types.ts';
@@ -24,6 +24,11 @@ import { hostModel } from './models.ts';
 /** What an operation reads inventory from: a mirror snapshot per vCenter, or undefined to read vCenter live. */
 export interface InventoryReader {
   snapshot(vcenter: string): MirrorSnapshot | undefined;
+  /**
+   * The cached installed-images and desired-software reports of a vCenter, when this operation
+   * reads its mirror; undefined to read them live (like the inventory while the mirror syncs).
+   */
+  reports(vcenter: string): ClusterReports | undefined;
   /** STALE_DATA warnings for the vCenters this operation read from stale mirrors. */
   warnings(): StaleDataWarning[];
 }
@@ -51,7 +56,7 @@ export function inventoryReader(mirrors: InventoryMirrors | undefined, caller: C
   if (!mirrors || !readsMirror(caller)) return undefined;
   const taken = new Map<string, MirrorSnapshot | undefined>();
   const warnings = new Map<string, StaleDataWarning>();
-  return {
+  const reader: InventoryReader = {
     snapshot(vcenter) {
       if (taken.has(vcenter)) return taken.get(vcenter);
       const snapshot = mirrors.get(vcenter)?.snapshot();
@@ -68,8 +73,10 @@ export function inventoryReader(mirrors: InventoryMirrors | undefined, caller: C
       }
       return snapshot;
     },
+    reports: (vcenter) => (reader.snapshot(vcenter) ? mirrors.reports(vcenter) : undefined),
     warnings: () => [...warnings.values()],
   };
+  return reader;
 }
 
 /** Adds `extensions.warnings` (STALE_DATA entries) to a response that read stale mirror data. */

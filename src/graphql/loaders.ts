@@ -6,14 +6,30 @@ import type {
   ObjectContent,
   PropertyFilterSpec,
   SoftwareInfo,
+  VCenterClient,
 } from '../vsphere/index.ts';
 import { propsOf } from '../vsphere/index.ts';
+import type { ClusterReport, ClusterReportCache, ClusterReports } from '../mirror/index.ts';
+import type { ReportFreshness } from './generated/resolvers-types.ts';
 import type { ScanService } from '../scans/service.ts';
 import { scanKey } from '../scans/service.ts';
 import type { TaskInfo } from '../vsphere/index.ts';
 import type { Upstreams } from './context.ts';
 import type { InventoryReader } from './live-inventory.ts';
 import type { ClusterModel } from './models.ts';
+
+/** A cluster report as an operation sees it: the report and how old it is. */
+export interface Reported<T> {
+  value: T;
+  freshness: ReportFreshness;
+}
+
+function withFreshness<T>(report: ClusterReport<T>, now: number, cached: boolean): Reported<T> {
+  return {
+    value: report.value,
+    freshness: { fetchedAt: new Date(report.fetchedAt).toISOString(), ageSeconds: Math.max(0, Math.floor((now - report.fetchedAt) / 1000)), cached },
+  };
+}
 
 /** What the gateway reads of every host, in one PropertyCollector round trip for many hosts. */
 export const HOST_PROPERTIES = [
@@ -260,21 +276,27 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
       return results;
     });
 
+  /**
+   * A cluster's vLCM report: from the vCenter's per-cluster cache when this operation reads the
+   * mirror, else live through the caller's session (passthrough: vCenter's permissions apply).
+   */
+  const clusterReport = <T>(key: string, cached: (reports: ClusterReports) => ClusterReportCache<T>, live: (client: VCenterClient, moId: string) => Promise<T>) => {
+    const [vcenter, moId] = splitKey(key);
+    const reports = inventory?.reports(vcenter);
+    if (reports) return cached(reports).get(moId).then((report) => withFreshness(report, reports.now(), true));
+    const fetchedAt = Date.now();
+    return live(upstreams.get(vcenter), moId).then((value) => withFreshness({ value, fetchedAt }, fetchedAt, false));
+  };
+
   /** No batch endpoint exists: one call per cluster, de-duplicated, in parallel under the client's cap. */
   const installedImages = () =>
-    new DataLoader<string, InstalledImageInfo>((keys) =>
-      perKey(keys, (key) => {
-        const [vcenter, moId] = splitKey(key);
-        return upstreams.get(vcenter).getInstalledImages(moId);
-      }),
+    new DataLoader<string, Reported<InstalledImageInfo>>((keys) =>
+      perKey(keys, (key) => clusterReport(key, (r) => r.installedImages, (client, moId) => client.getInstalledImages(moId))),
     );
 
   const desiredSoftware = () =>
-    new DataLoader<string, SoftwareInfo>((keys) =>
-      perKey(keys, (key) => {
-        const [vcenter, moId] = splitKey(key);
-        return upstreams.get(vcenter).getDesiredSoftware(moId);
-      }),
+    new DataLoader<string, Reported<SoftwareInfo>>((keys) =>
+      perKey(keys, (key) => clusterReport(key, (r) => r.desiredSoftware, (client, moId) => client.getDesiredSoftware(moId))),
     );
 
   /** Task.info of patch scans: one PropertyCollector call per vCenter for all of them. */

@@ -1,4 +1,4 @@
-import type { UserErrorCode } from './generated/resolvers-types.ts';
+import type { ReportFreshness, UserErrorCode } from './generated/resolvers-types.ts';
 /**
  * What resolvers pass to each other (codegen "mappers"). Objects that live in vCenter
  * are references ({vcenter, moId}) plus what the parent already knew; resolvers fetch
@@ -62,6 +62,7 @@ export interface InstalledImageInfoModel {
   vcenter: string;
   cluster: string;
   info: InstalledImageInfo;
+  freshness: ReportFreshness;
 }
 
 export interface InstalledImageModel {
@@ -69,7 +70,8 @@ export interface InstalledImageModel {
   image: InstalledImage;
 }
 
-export type SoftwareInfoModel = SoftwareInfo;
+/** vCenter's SoftwareInfo; `freshness` on the top-level ones (a cluster's desired software, a host's image). */
+export type SoftwareInfoModel = SoftwareInfo & { freshness?: ReportFreshness };
 
 export interface HostNotificationsModel {
   host: HostModel;

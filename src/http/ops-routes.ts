@@ -12,6 +12,7 @@ import { finishOperation, observabilityPlugin } from '../graphql/observability.t
 import type { Logger } from '../log.ts';
 import { GatewayMetrics } from '../metrics.ts';
 import { newOperation, requestIdFrom, runInOperation } from '../operation-context.ts';
+import type { InventoryMirrors } from '../mirror/index.ts';
 import type { ScanService } from '../scans/service.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
 import { GraphiQLPage, ICON_SVG } from './graphiql-page.ts';
@@ -29,6 +30,7 @@ export interface OpsAttachment {
   server: Server;
   vcenters: readonly VCenterClient[];
   scans: ScanService;
+  mirrors?: InventoryMirrors;
 }
 
 export interface Ops {
@@ -107,7 +109,7 @@ export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs 
         webSockets++;
         socket.once('close', () => webSockets--);
       });
-      metrics.attach({ vcenters: attached.vcenters, scans: attached.scans, webSockets: () => webSockets });
+      metrics.attach({ vcenters: attached.vcenters, scans: attached.scans, webSockets: () => webSockets, ...(attached.mirrors ? { mirrors: attached.mirrors } : {}) });
     },
   };
 }

@@ -4,13 +4,16 @@
  */
 import type { Logger } from '../log.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
+import { ClusterReports } from './cluster-reports.ts';
 import { InventoryMirror } from './inventory-mirror.ts';
 import type { HostChange, InventoryMirrorOptions } from './inventory-mirror.ts';
 
 export * from './inventory-mirror.ts';
+export * from './cluster-reports.ts';
 
 export class InventoryMirrors {
   private readonly byName: Map<string, InventoryMirror>;
+  private readonly reportsByName: Map<string, ClusterReports>;
   private closing: Promise<void> | undefined;
   private markClosed!: () => void;
   /** Resolves when close() begins: followers of host changes end their streams then. */
@@ -18,6 +21,16 @@ export class InventoryMirrors {
 
   constructor(clients: readonly VCenterClient[], options: InventoryMirrorOptions & { logger?: Logger } = {}) {
     this.byName = new Map(clients.map((client) => [client.name, new InventoryMirror(client, options)]));
+    const reportOptions = {
+      ...(options.imageCacheMaxAgeMs !== undefined ? { maxAgeMs: options.imageCacheMaxAgeMs } : {}),
+      ...(options.imageCacheClock ? { now: options.imageCacheClock } : {}),
+    };
+    this.reportsByName = new Map(clients.map((client) => [client.name, new ClusterReports(this.byName.get(client.name)!, client, reportOptions)]));
+  }
+
+  /** The cached installed-images and desired-software reports of a vCenter's clusters (service account). */
+  reports(vcenter: string): ClusterReports | undefined {
+    return this.reportsByName.get(vcenter);
   }
 
   start(): void {

@@ -105,6 +105,13 @@ export interface InventoryMirrorOptions {
    * while it is down). Default 300,000 ms.
    */
   staleMaxAgeMs?: number;
+  /**
+   * Oldest installed-images or desired-software report of a cluster served from the cache
+   * (cluster-reports.ts) before it is read again, default 600,000 ms (10 min).
+   */
+  imageCacheMaxAgeMs?: number;
+  /** The image cache's clock, default Date.now (tests advance their own). */
+  imageCacheClock?: () => number;
   logger?: Logger;
 }
 
@@ -178,7 +185,7 @@ class ResyncNeeded extends Error {}
 
 export class InventoryMirror {
   readonly vcenter: string;
-  private readonly opts: Required<Omit<InventoryMirrorOptions, 'logger'>>;
+  private readonly opts: Required<Omit<InventoryMirrorOptions, 'logger' | 'imageCacheMaxAgeMs' | 'imageCacheClock'>>;
   private readonly logger: Logger;
   private readonly events = new EventEmitter();
   private entries = new Map<string, Entry>();
@@ -242,6 +249,26 @@ export class InventoryMirror {
   onHostChange(listener: (change: HostChange) => void): () => void {
     this.events.on('host', listener);
     return () => this.events.off('host', listener);
+  }
+
+  /**
+   * The host changes of each applied change set, at once, before onHostChange listeners get
+   * them one by one: for what the mirror's own state derives (the image cache). Returns the unsubscribe.
+   */
+  onHostChanges(listener: (changes: readonly HostChange[]) => void): () => void {
+    this.events.on('changes', listener);
+    return () => this.events.off('changes', listener);
+  }
+
+  /** Called when the mirror starts a full resync or drops its data: what it held may be out of date. Returns the unsubscribe. */
+  onReset(listener: () => void): () => void {
+    this.events.on('reset', listener);
+    return () => this.events.off('reset', listener);
+  }
+
+  /** Whether the mirror holds the cluster now. */
+  hasCluster(moId: string): boolean {
+    return this.entries.has(`ClusterComputeResource:${moId}`);
   }
 
   /** Host-change listeners now (diagnostics and tests: one per subscription execution). */
@@ -315,6 +342,7 @@ export class InventoryMirror {
     this.feed = undefined;
     if (old) void this.destroyFeed(old);
     if (this.state !== 'SYNCING') this.setState('SYNCING');
+    this.events.emit('reset');
     const content = await this.client.serviceContent();
     const viewManager = content.viewManager;
     if (!viewManager) throw new Error(`vCenter ${this.vcenter} has no ViewManager`);
@@ -461,6 +489,8 @@ export class InventoryMirror {
       if (old.type !== 'HostSystem' || next.has(key)) continue;
       changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before: hostFrom(this.vcenter, key.slice('HostSystem:'.length), old.props), fields: [], version: this.version });
     }
+    // Caches first, so that a subscriber reading on an event already reads past the change.
+    if (changes.length > 0) this.events.emit('changes', changes);
     for (const change of changes) this.events.emit('host', change);
     this.events.emit('update', this.status());
   }
@@ -474,6 +504,7 @@ export class InventoryMirror {
     this.feed = undefined;
     this.confirmedAt = undefined;
     this.version++;
+    this.events.emit('reset');
     this.events.emit('update', this.status());
   }
 

@@ -384,6 +384,8 @@ export type InstalledImageInfo = {
   completionTime: Scalars['DateTime']['output'];
   /** Hosts whose image could not be extracted. */
   failedHosts: Array<Host>;
+  /** How old this report is, and whether it came from the gateway's cache. */
+  freshness: ReportFreshness;
   /** The hosts for which checks were requested. */
   hostInfo: Array<InstalledImageHostInfo>;
   /** Per-host notifications (errors, orphaned VIBs, ...). */
@@ -819,6 +821,27 @@ export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
 
+/**
+ * How old a cluster's installed-images or desired-software report is. Service-account callers
+ * are answered from the gateway's per-cluster cache: it is read again when a host of the cluster
+ * is added, removed, moved in or out, renamed, or changes build or connection state, when the
+ * vCenter's inventory mirror resyncs, and once it is older than `imageCacheMaxAgeMs` (10 min by
+ * default). Credential-passthrough callers always read vCenter live.
+ */
+export type ReportFreshness = {
+  __typename?: 'ReportFreshness';
+  /** Whole seconds from fetchedAt to this response. */
+  ageSeconds: Scalars['Int']['output'];
+  /**
+   * True when the report came from the gateway's per-cluster cache (shared by service-account
+   * callers); false when it was read from vCenter for this operation alone (credential
+   * passthrough, or while the vCenter's inventory mirror syncs).
+   */
+  cached: Scalars['Boolean']['output'];
+  /** When the gateway asked vCenter for this report. */
+  fetchedAt: Scalars['DateTime']['output'];
+};
+
 /** A host of a cluster that was not scanned. */
 export type SkippedHost = {
   __typename?: 'SkippedHost';
@@ -839,6 +862,11 @@ export type SoftwareInfo = {
   baseImage: BaseImage;
   /** Components beyond the base image and add-on. */
   components: Array<Component>;
+  /**
+   * How old the report this software comes from is: set on Cluster.desiredSoftware and
+   * Host.installedImage; null on the images inside an InstalledImageInfo (see its freshness).
+   */
+  freshness?: Maybe<ReportFreshness>;
   /** Hardware support packages. */
   hardwareSupport: Array<HardwareSupportPackage>;
   /** Components removed from the base image or add-on. */
@@ -1162,6 +1190,7 @@ export type ResolversTypes = {
   PatchStatus: ResolverTypeWrapper<PatchStatus>;
   PrerequisitePatch: ResolverTypeWrapper<PrerequisitePatch>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReportFreshness: ResolverTypeWrapper<ReportFreshness>;
   SkippedHost: ResolverTypeWrapper<SkippedHostModel>;
   SoftwareInfo: ResolverTypeWrapper<SoftwareInfoModel>;
   Solution: ResolverTypeWrapper<Solution>;
@@ -1223,6 +1252,7 @@ export type ResolversParentTypes = {
   PatchStatus: PatchStatus;
   PrerequisitePatch: PrerequisitePatch;
   Query: Record<PropertyKey, never>;
+  ReportFreshness: ReportFreshness;
   SkippedHost: SkippedHostModel;
   SoftwareInfo: SoftwareInfoModel;
   Solution: Solution;
@@ -1380,6 +1410,7 @@ export type InstalledImageHostInfoResolvers<ContextType = GraphQLContext, Parent
 export type InstalledImageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['InstalledImageInfo'] = ResolversParentTypes['InstalledImageInfo']> = {
   completionTime?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   failedHosts?: Resolver<Array<ResolversTypes['Host']>, ParentType, ContextType>;
+  freshness?: Resolver<ResolversTypes['ReportFreshness'], ParentType, ContextType>;
   hostInfo?: Resolver<Array<ResolversTypes['InstalledImageHostInfo']>, ParentType, ContextType>;
   hostNotifications?: Resolver<Array<ResolversTypes['HostNotifications']>, ParentType, ContextType>;
   imageCategories?: Resolver<ResolversTypes['ImageCategories'], ParentType, ContextType>;
@@ -1519,6 +1550,12 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   vcenters?: Resolver<Array<ResolversTypes['VCenter']>, ParentType, ContextType>;
 };
 
+export type ReportFreshnessResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReportFreshness'] = ResolversParentTypes['ReportFreshness']> = {
+  ageSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  cached?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  fetchedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
 export type SkippedHostResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SkippedHost'] = ResolversParentTypes['SkippedHost']> = {
   code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
   host?: Resolver<ResolversTypes['Host'], ParentType, ContextType>;
@@ -1529,6 +1566,7 @@ export type SoftwareInfoResolvers<ContextType = GraphQLContext, ParentType exten
   addOn?: Resolver<Maybe<ResolversTypes['AddOn']>, ParentType, ContextType>;
   baseImage?: Resolver<ResolversTypes['BaseImage'], ParentType, ContextType>;
   components?: Resolver<Array<ResolversTypes['Component']>, ParentType, ContextType>;
+  freshness?: Resolver<Maybe<ResolversTypes['ReportFreshness']>, ParentType, ContextType>;
   hardwareSupport?: Resolver<Array<ResolversTypes['HardwareSupportPackage']>, ParentType, ContextType>;
   removedComponents?: Resolver<Array<ResolversTypes['Component']>, ParentType, ContextType>;
   solutions?: Resolver<Array<ResolversTypes['Solution']>, ParentType, ContextType>;
@@ -1621,6 +1659,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   PatchStatus?: PatchStatusResolvers<ContextType>;
   PrerequisitePatch?: PrerequisitePatchResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReportFreshness?: ReportFreshnessResolvers<ContextType>;
   SkippedHost?: SkippedHostResolvers<ContextType>;
   SoftwareInfo?: SoftwareInfoResolvers<ContextType>;
   Solution?: SolutionResolvers<ContextType>;

@@ -18,10 +18,12 @@ export const Cluster: ClusterResolvers = {
       (h) => objectSortKey(ctx, h),
       args,
     ),
-  installedImages: async (c, _args, ctx) => ({
-    vcenter: c.vcenter,
-    cluster: c.moId,
-    info: await ctx.loaders.installedImages.load(objectKey(c.vcenter, c.moId)),
-  }),
-  desiredSoftware: (c, _args, ctx) => ctx.loaders.desiredSoftware.load(objectKey(c.vcenter, c.moId)),
+  installedImages: async (c, _args, ctx) => {
+    const { value, freshness } = await ctx.loaders.installedImages.load(objectKey(c.vcenter, c.moId));
+    return { vcenter: c.vcenter, cluster: c.moId, info: value, freshness };
+  },
+  desiredSoftware: async (c, _args, ctx) => {
+    const { value, freshness } = await ctx.loaders.desiredSoftware.load(objectKey(c.vcenter, c.moId));
+    return { ...value, freshness };
+  },
 };

@@ -66,6 +66,8 @@ export const Host: HostResolvers = {
   installedImage: async (h, _args, ctx) => {
     const clusterMoId = await fromRecord(h, ctx, clusterOf);
     if (!clusterMoId) return null;
-    return imageOfHost(await ctx.loaders.installedImages.load(objectKey(h.vcenter, clusterMoId)), h.moId);
+    const { value, freshness } = await ctx.loaders.installedImages.load(objectKey(h.vcenter, clusterMoId));
+    const image = imageOfHost(value, h.moId);
+    return image && { ...image, freshness };
   },
 };
