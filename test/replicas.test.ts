@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,7 +140,6 @@ describe('two replicas behind HAProxy', () => {
     // Each test fails with this message (a throw here would report them as skipped).
     const haproxyBinary = findHaproxy();
     if (!haproxyBinary) return;
-    if (!existsSync('dist/src/main.js')) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'ignore' });
 
     sim = await startSimulator({
       seed: 1,

@@ -1,8 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DEPOT_URLS } from '../src/simulator/index.ts';
 import { sseSubscribe } from './clients.ts';
-import { startHarness } from './harness.ts';
+import { eventually, startHarness } from './harness.ts';
 
 describe('graceful shutdown', () => {
   it('completes open subscriptions, destroys filters and logs out of every vCenter', async () => {
@@ -15,8 +15,8 @@ describe('graceful shutdown', () => {
       );
       const ids = started.data.hostPatchScanStart.scans.map((s: any) => s.id);
       const stream = sseSubscribe(h.url, `subscription($ids: [ID!]!) { patchScanUpdated(ids: $ids) { id state } }`, { ids }, 15_000);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(h.sim.vcenters.some((v) => v.stats().liveFilters > 0)).toBe(true);
+      // The subscription follows the scans: its task filters exist on vCenter.
+      await eventually(() => h.sim.vcenters.some((v) => v.stats().liveFilters > 0), Boolean);
 
       await h.gateway.close(2_000);
       const result = await stream;
@@ -34,8 +34,8 @@ describe('graceful shutdown', () => {
   });
 
   it('npm start (the compiled build) serves, then exits 0 on SIGTERM', async () => {
-    // What `npm start` runs: build, then plain node on dist/ (schema copied, .ts imports rewritten).
-    execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'ignore' });
+    // What `npm start` runs after its build: plain node on dist/ (schema copied, .ts imports
+    // rewritten); test/global-setup.ts builds dist/ before the suite.
     const child = spawn(process.execPath, ['dist/src/main.js', '--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'info' },
