@@ -75,7 +75,7 @@ const plan = {
   // Scenario 1 runs the gateway as production does (inventory mirrors on, timed once LIVE), then
   // the floor runner, the peer, the gateway with mirrors off, and the baselines.
   fleet: quick
-    ? { size: QUICK_FLEET, label: 'quick', reps: 3, zeroLatencyReps: 2, mirrorOffReps: 2, floor: true, baselineReps: { parallel: 2, batched: 1, sequential: 1 }, peer: { reps: 2, runs: 1, requestsPerRun: 10, connections: 10 } }
+    ? { size: QUICK_FLEET, label: 'quick', reps: 3, zeroLatencyReps: 2, floor: true, baselineReps: { parallel: 2, batched: 1, sequential: 1 }, peer: { reps: 2, runs: 1, requestsPerRun: 10, connections: 10 } }
     : values.fleet === 'max'
       ? { size: MAX_FLEET, label: 'max', reps: 11, zeroLatencyReps: 3, mirrorOffReps: 5, floor: true, baselineReps: { parallel: 3, batched: 2, sequential: 1 }, peer: { reps: 5, runs: 1, requestsPerRun: 20, connections: 10 } }
       : { size: DEFAULT_FLEET, label: 'default', reps: 21, zeroLatencyReps: 5, mirrorOffReps: 9, floor: true, baselineReps: { parallel: 5, batched: 3, sequential: 2 }, peer: { reps: 11, runs: 3, requestsPerRun: 40, connections: 10 } },
