@@ -121,10 +121,14 @@ export interface PeerResult {
   /** autocannon at `connections`, alternating gateway and peer, `requestsPerRun` responses a run. */
   connections: number;
   requestsPerRun: number;
-  gatewayRuns: (EngineRun & { responses: number; upstreamPerResponse: number })[];
-  peerRuns: (EngineRun & { responses: number; upstreamPerResponse: number })[];
+  gatewayRuns: LoadRun[];
+  peerRuns: LoadRun[];
+  /** GraphQL error codes in `connections` concurrent answers of each (autocannon sees HTTP status only). */
+  concurrentErrors: { gateway: string[]; peer: string[] };
   cpuMsPerQuery: { gateway: number; peer: number };
 }
+
+export type LoadRun = EngineRun & { responses: number; upstreamPerResponse: number; upstreamRoutes: Record<string, number> };
 
 export interface PeerPlan {
   /** Single-client timed queries of each. */
@@ -386,6 +390,7 @@ async function measurePeer(plan: PeerPlan, sim: SimProcess, gw: GatewayProcess, 
       requestsPerRun: plan.requestsPerRun,
       gatewayRuns: [],
       peerRuns: [],
+      concurrentErrors: { gateway: [], peer: [] },
       cpuMsPerQuery: { gateway: cpuMs(gwCpu0, gwCpu1, plan.reps), peer: cpuMs(peerCpu0, peerCpu1, plan.reps) },
     };
     log(`  [peer] median ${out.wall.median.toFixed(1)} ms (n=${out.wall.n}; gateway ${out.gatewayWall.median.toFixed(1)} ms, n=${out.gatewayWall.n}), ${out.requests} upstream requests, ${invalid} refused by the spec check, agrees on ${out.agreement.clusters} clusters / ${out.agreement.hosts} hosts${out.agreement.mismatches.length ? `, mismatches: ${out.agreement.mismatches.join('; ')}` : ''}`);
@@ -397,12 +402,16 @@ async function measurePeer(plan: PeerPlan, sim: SimProcess, gw: GatewayProcess, 
       for (const which of order) {
         await sim.reset();
         const run = await cannonQuery(which === 'gateway' ? gw.url : url, which === 'gateway' ? FLEET_QUERY : query, { amount: plan.requestsPerRun }, plan.connections);
-        const upstream = total(queryRoutes(await sim.stats()));
-        const upstreamPerResponse = upstream / Math.max(1, run.responses);
-        (which === 'gateway' ? out.gatewayRuns : out.peerRuns).push({ ...run, upstreamPerResponse });
+        const upstreamRoutes = queryRoutes(await sim.stats());
+        const upstreamPerResponse = total(upstreamRoutes) / Math.max(1, run.responses);
+        (which === 'gateway' ? out.gatewayRuns : out.peerRuns).push({ ...run, upstreamPerResponse, upstreamRoutes });
         log(`  [peer] c=${plan.connections} ${which}: ${run.requestsPerSec.toFixed(1)} req/s, p50 ${run.p50Ms} ms over ${run.responses} responses, ${upstreamPerResponse.toFixed(1)} upstream requests each, ${run.errors + run.non2xx} errors/non-2xx`);
       }
     }
+    const concurrently = async (target: string, q: string) =>
+      [...new Set((await Promise.all(Array.from({ length: plan.connections }, () => gql(target, q)))).flatMap((r) => errorCodes(r.result)))];
+    out.concurrentErrors = { gateway: await concurrently(gw.url, FLEET_QUERY), peer: await concurrently(url, query) };
+    if (out.concurrentErrors.gateway.length || out.concurrentErrors.peer.length) log(`  [peer] errors in ${plan.connections} concurrent answers: gateway ${out.concurrentErrors.gateway.join(', ') || 'none'}; peer ${out.concurrentErrors.peer.join(', ') || 'none'}`);
     result.peer = out;
   } finally {
     await peer.close();

@@ -267,7 +267,7 @@ function renderMarkdown(r: Report): string {
         `The peer's query fetches, per vCenter, what the REST spec offers: clusters (ID, name, HA, DRS), each cluster's hosts (ID, name, connection and power state: \`GET /api/vcenter/host?clusters=\`) and each cluster's installed-images report with the gateway's selection. ` +
           `It is a **subset** of the gateway's answer: host product (name/version/build) and maintenance mode exist only in vim25, which an OpenAPI source over the REST spec cannot reach. ` +
           `Its answer agrees with the gateway's on ${p.agreement.clusters} clusters and ${fmt(p.agreement.hosts)} hosts${p.agreement.mismatches.length ? ` (mismatches: ${p.agreement.mismatches.join('; ')})` : ', no mismatch'}; ` +
-          `${p.invalidRequests} of its requests refused by the simulator's spec check; errors: ${p.errors.join(', ') || 'none'}; errors/non-2xx under load: ${[...p.gatewayRuns, ...p.peerRuns].reduce((a, x) => a + x.errors + x.non2xx, 0)}.`,
+          `${p.invalidRequests} of its requests refused by the simulator's spec check; errors: ${p.errors.join(', ') || 'none'}; errors/non-2xx under load: ${[...p.gatewayRuns, ...p.peerRuns].reduce((a, x) => a + x.errors + x.non2xx, 0)}; GraphQL errors in ${p.connections} concurrent answers: gateway ${p.concurrentErrors.gateway.join(', ') || 'none'}, peer ${p.concurrentErrors.peer.join(', ') || 'none'}.`,
       );
       out.push('');
       targets.push([`gateway p50 ≤ 0.5 × peer p50 (${f.label}, single client)`, `${ms(p.gatewayWall.median)} vs ${ms(p.wall.median)} ms (n=${p.gatewayWall.n} each) = ${fmt(p.gatewayWall.median / p.wall.median, 2)} ×`, yes(p.gatewayWall.median <= 0.5 * p.wall.median)]);
