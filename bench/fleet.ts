@@ -366,13 +366,22 @@ async function measurePeer(plan: PeerPlan, sim: SimProcess, gw: GatewayProcess, 
     const { url, prefixes } = await peer.call<{ url: string; prefixes: string[] }>('start', { vcenters: sim.info.vcenters.map((v) => ({ name: v.name, url: v.url })), username: sim.info.username, password: sim.info.password, caPem: sim.info.caPem }, 120_000);
     const query = peerQuery(prefixes);
     await gql(url, query); // warm, untimed
-    const peerCpu0 = await peer.call<NodeJS.CpuUsage>('cpuUsage');
-    const { samples, last } = await timedQueries(url, query, plan.reps, sim);
-    const peerCpu1 = await peer.call<NodeJS.CpuUsage>('cpuUsage');
-    // The gateway's latency in the same stretch of time, so load on the machine hits both alike.
-    const gwCpu0 = await gw.child.call<NodeJS.CpuUsage>('cpuUsage');
-    const { samples: gwSamples } = await timedQueries(gw.url, FLEET_QUERY, plan.reps, sim);
-    const gwCpu1 = await gw.child.call<NodeJS.CpuUsage>('cpuUsage');
+    // One query of each in turn, alternating which goes first, so load on the machine hits both
+    // alike; each child is idle while the other runs, so its CPU time is its own queries'.
+    const cpu = () => Promise.all([gw.child.call<NodeJS.CpuUsage>('cpuUsage'), peer.call<NodeJS.CpuUsage>('cpuUsage')]);
+    const [gwCpu0, peerCpu0] = await cpu();
+    const samples: RunSample[] = [];
+    const gwSamples: RunSample[] = [];
+    let last: Awaited<ReturnType<typeof timedQueries>>['last'] | undefined;
+    for (let i = 0; i < plan.reps; i++) {
+      for (const which of i % 2 === 0 ? (['peer', 'gateway'] as const) : (['gateway', 'peer'] as const)) {
+        const run = which === 'peer' ? await timedQueries(url, query, 1, sim) : await timedQueries(gw.url, FLEET_QUERY, 1, sim);
+        (which === 'peer' ? samples : gwSamples).push(...run.samples);
+        if (which === 'peer') last = run.last;
+      }
+    }
+    const [gwCpu1, peerCpu1] = await cpu();
+    if (!last) throw new Error('peer: reps must be ≥ 1');
     const prefixOf = new Map(sim.info.vcenters.map((v, i) => [v.name, prefixes[i]!]));
     const l = samples[samples.length - 1]!;
     const invalid = last.stats.reduce((n, s) => n + Object.values(s.invalidRequests ?? {}).reduce((a, b) => a + b, 0), 0);
