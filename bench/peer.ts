@@ -83,7 +83,9 @@ const IMAGES_TYPE = 'Esx_Settings_Clusters_InstalledImages_InstalledImageInfo';
 
 /** Builds the peer's schema and serves it; returns the GraphQL URL and a close function. */
 export async function startPeer(opts: PeerStart): Promise<{ url: string; prefixes: string[]; close: () => Promise<void> }> {
-  const dispatcher = new Agent({ connect: opts.caPem ? { ca: opts.caPem } : {}, keepAliveTimeout: 30_000 });
+  // At most 16 connections per vCenter, as the gateway's client: uncapped, a burst of concurrent
+  // queries opens hundreds of TLS connections at once and some fail ("fetch failed").
+  const dispatcher = new Agent({ connect: opts.caPem ? { ca: opts.caPem } : {}, connections: 16, keepAliveTimeout: 30_000 });
   const fetchFn = ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof undiciFetch;
   const prefixes = opts.vcenters.map((_, i) => `vc${i + 1}`);
   const subschemas: SubschemaConfig[] = [];
@@ -126,7 +128,8 @@ export async function startPeer(opts: PeerStart): Promise<{ url: string; prefixe
       }),
     ),
   });
-  const yoga = createYoga({ schema, graphqlEndpoint: '/graphql', landingPage: false, graphiql: false, logging: false });
+  // Unmasked: the report names what failed (e.g. "fetch failed"), not "Unexpected error.".
+  const yoga = createYoga({ schema, graphqlEndpoint: '/graphql', landingPage: false, graphiql: false, logging: false, maskedErrors: false });
   const server = createServer(yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
