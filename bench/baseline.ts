@@ -10,16 +10,24 @@
  * would not carry maintenance mode).
  *
  * Two schedules of those same calls:
- *  - `sequential`: a script, one call after another (vCenters, clusters, hosts in order);
+ *  - `sequential`: a script, one call after another (vCenters, clusters, hosts in order). A
+ *    strawman: nobody who knows vSphere reads hosts one by one; reported as such;
  *  - `parallel`: a generated gateway resolving each field level in parallel (N+1, no batching):
  *    all vCenters at once, every cluster's hosts and images at once, every host's read at once,
  *    queued by the client's per-vCenter cap like the gateway's own calls.
- * The result is assembled into the same shape as the gateway's answer, so both do the same work.
+ * And the script people who know vSphere write (`batched`), one call after another like
+ * `sequential` but batched the way govc and PowerCLI read inventory: per vCenter one
+ * RetrievePropertiesEx over a HostSystem container view for every host's properties (govc's
+ * `view.Manager` + `Retrieve`; PowerCLI's `Get-VMHost` is a filtered view read too), the REST
+ * cluster list, then each cluster's installed images (no batch form exists), in turn. The view is
+ * created once while warming, as a long-running govmomi program keeps it.
+ * The result is assembled into the same shape as the gateway's answer, so all do the same work.
  */
 import { VCenterClient } from '../src/vsphere/index.ts';
 import type { VCenterEndpoint } from '../src/vsphere/index.ts';
+import { HOST_PROPERTIES, hostRecord } from '../src/graphql/loaders.ts';
 
-export type BaselineMode = 'sequential' | 'parallel';
+export type BaselineMode = 'sequential' | 'parallel' | 'batched';
 
 interface HostOut {
   moId: string;
@@ -29,6 +37,14 @@ interface HostOut {
   inMaintenanceMode: boolean | undefined;
   product: unknown;
   installedImage: unknown;
+}
+
+/** Same join the gateway makes: each host's image from its cluster's installed-images report. */
+function joinImages(hosts: HostOut[], images: any): void {
+  const categories = images?.image_categories;
+  if (!categories) return;
+  const candidates = [...(categories.host_image_list ?? []), categories.most_widely_used_image, categories.highest_versioned_image];
+  for (const h of hosts) h.installedImage = candidates.find((i: any) => i?.host_list?.includes(h.moId))?.software_info?.base_image ?? null;
 }
 
 export class Baseline {
@@ -48,11 +64,13 @@ export class Baseline {
           const hosts = await c.listHosts({ clusters: [first.cluster] });
           if (hosts[0]) await c.getProperty('HostSystem', hosts[0].host, 'summary');
         }
+        await c.containerView('HostSystem');
       }),
     );
   }
 
   async run(mode: BaselineMode): Promise<{ clusters: number; hosts: number }> {
+    if (mode === 'batched') return this.runBatched();
     let clusterCount = 0;
     let hostCount = 0;
     const perVcenter = async (c: VCenterClient) => {
@@ -86,12 +104,7 @@ export class Baseline {
           images = img;
           hosts = await Promise.all(list.map(readHost));
         }
-        // Same join the gateway makes: each host's image from its cluster's installed-images report.
-        const categories = images?.image_categories;
-        if (categories) {
-          const candidates = [...(categories.host_image_list ?? []), categories.most_widely_used_image, categories.highest_versioned_image];
-          for (const h of hosts) h.installedImage = candidates.find((i: any) => i?.host_list?.includes(h.moId))?.software_info?.base_image ?? null;
-        }
+        joinImages(hosts, images);
         hostCount += hosts.length;
         return { id: cl.cluster, name: cl.name, hosts, installedImages: images };
       };
@@ -106,6 +119,30 @@ export class Baseline {
       for (const c of this.clients) await perVcenter(c);
     } else {
       await Promise.all(this.clients.map(perVcenter));
+    }
+    return { clusters: clusterCount, hosts: hostCount };
+  }
+
+  private async runBatched(): Promise<{ clusters: number; hosts: number }> {
+    let clusterCount = 0;
+    let hostCount = 0;
+    for (const c of this.clients) {
+      const objects = await c.retrieveAll('HostSystem', [...HOST_PROPERTIES]);
+      const byCluster = new Map<string, HostOut[]>();
+      for (const o of objects) {
+        const h = hostRecord(c.name, o);
+        const list = byCluster.get(h.parent?.value ?? '') ?? [];
+        list.push({ moId: h.moId, name: h.name, connectionState: h.connectionState, powerState: h.powerState ?? 'UNKNOWN', inMaintenanceMode: h.inMaintenanceMode, product: h.product, installedImage: undefined });
+        byCluster.set(h.parent?.value ?? '', list);
+      }
+      const clusters = await c.listClusters();
+      clusterCount += clusters.length;
+      for (const cl of clusters) {
+        const images = await c.getInstalledImages(cl.cluster).catch((e: unknown) => e);
+        const hosts = byCluster.get(cl.cluster) ?? [];
+        joinImages(hosts, images);
+        hostCount += hosts.length;
+      }
     }
     return { clusters: clusterCount, hosts: hostCount };
   }

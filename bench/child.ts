@@ -4,7 +4,10 @@
  *  - `sim`: the vCenter simulator (its own process, like a vCenter on another machine, so its
  *    CPU does not count against the gateway);
  *  - `gateway`: the gateway exactly as `createGateway` builds it;
- *  - `bare`: a bare graphql-yoga server answering the engine-overhead query from static data.
+ *  - `bare`: a bare graphql-yoga server answering the engine-overhead query from static data;
+ *  - `floor`: a bare graphql-yoga server with the gateway's own SDL and default resolvers over one
+ *    captured fleet answer: the same query, schema and response from memory (the floor's CPU part);
+ *  - `peer`: the Mesh-style peer over the vCenter REST OpenAPI spec (bench/peer.ts).
  * The driver talks to each over Node IPC: `{ id, cmd, args }` → `{ id, ok, result | error }`.
  * Memory figures come from the child's own `process.memoryUsage()` (with `--expose-gc`, a full
  * GC first when asked), sampled every 20 ms for peaks.
@@ -116,6 +119,9 @@ if (role === 'sim') {
       ...(opts.inventoryMirror ? { inventoryMirror: {} } : {}),
     });
     const url = await gateway.listen(0, '127.0.0.1');
+    // Production waits for nothing, but timing a query while the mirrors still sync would
+    // measure the sync: resolve once every vCenter's mirror is LIVE.
+    handlers.set('untilLive', (timeoutMs: number) => Promise.all((gateway.mirrors?.list() ?? []).map((m) => m.until((s) => s.state === 'LIVE', timeoutMs))).then((l) => l.length));
     handlers.set('diagnostics', () => gateway.upstreams.list.map((c) => ({ name: c.name, ...c.diagnostics() })));
     closeRole = () => gateway.close(1_000);
     return url;
@@ -136,18 +142,44 @@ if (role === 'sim') {
       graphiql: false,
       logging: false,
     });
-    const server = createServer(yoga);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closeRole = () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    return listen(createServer(yoga));
+  });
+} else if (role === 'floor') {
+  handlers.set('start', async (opts: { data: unknown }): Promise<string> => {
+    const { createSchema, createYoga } = await import('graphql-yoga');
+    const { loadTypeDefs } = await import('../src/graphql/yoga.ts');
+    // Default resolvers read the captured answer's fields by name: no gateway code runs.
+    const query = Object.fromEntries(Object.entries(opts.data as Record<string, unknown>).map(([field, value]) => [field, () => value]));
+    const yoga = createYoga({
+      schema: createSchema({ typeDefs: loadTypeDefs(), resolvers: { Query: query } }),
+      graphqlEndpoint: '/graphql',
+      landingPage: false,
+      graphiql: false,
+      logging: false,
+    });
+    return listen(createServer(yoga));
+  });
+} else if (role === 'peer') {
+  handlers.set('start', async (opts: import('./peer.ts').PeerStart): Promise<{ url: string; prefixes: string[] }> => {
+    const { startPeer } = await import('./peer.ts');
+    const peer = await startPeer(opts);
+    closeRole = peer.close;
+    return { url: peer.url, prefixes: peer.prefixes };
   });
 } else {
   console.error(`bench/child.ts: unknown role ${String(role)}`);
   process.exit(2);
+}
+
+/** Serves on an ephemeral port of 127.0.0.1; closing the role closes the server. */
+async function listen(server: import('node:http').Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closeRole = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
 handlers.set('close', async () => {

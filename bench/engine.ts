@@ -39,16 +39,27 @@ export interface EngineResult {
   upstreamRequestsDuringGatewayRuns: number;
 }
 
-async function cannon(url: string, durationSec: number, connections: number): Promise<EngineRun> {
+/**
+ * autocannon POSTing one GraphQL query over `connections` connections, for `durationSec` seconds
+ * or until `amount` responses (slow queries: nothing left in flight to load the next run, and
+ * throughput = responses / elapsed time).
+ */
+export async function cannonQuery(url: string, query: string, load: { durationSec: number } | { amount: number }, connections: number): Promise<EngineRun & { responses: number }> {
   const r = await autocannon({
     url,
     method: 'POST',
     connections,
-    duration: durationSec,
+    ...('amount' in load ? { amount: load.amount, timeout: 120 } : { duration: load.durationSec }),
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
-    body: JSON.stringify({ query: ENGINE_QUERY }),
+    body: JSON.stringify({ query }),
   });
-  return { requestsPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+  const requestsPerSec = 'amount' in load ? r.requests.total / r.duration : r.requests.average;
+  return { requestsPerSec, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx, responses: r.requests.total };
+}
+
+async function cannon(url: string, durationSec: number, connections: number): Promise<EngineRun> {
+  const { responses: _, ...run } = await cannonQuery(url, ENGINE_QUERY, { durationSec }, connections);
+  return run;
 }
 
 export async function measureEngine(opts: { reps: number; durationSec: number; warmupSec: number; connections: number; log: (l: string) => void }): Promise<EngineResult> {

@@ -65,7 +65,7 @@ export class Child {
     });
   }
 
-  static async start(role: 'sim' | 'gateway' | 'bare', options: ChildOptions = {}): Promise<Child> {
+  static async start(role: 'sim' | 'gateway' | 'bare' | 'floor' | 'peer', options: ChildOptions = {}): Promise<Child> {
     ensureBuilt();
     const execArgv = ['--expose-gc'];
     if (options.cpuProfDir) {
