@@ -6,7 +6,7 @@
  *   --latency MS       upstream latency the simulator injects per request (default 20)
  *   --fleet max        scenario 1 on one vCenter with 2,511 hosts (27 clusters of 93) instead of
  *                      3 vCenters x 10 clusters x 32 hosts
- *   --only LIST        comma-separated subset of: fleet,scans,engine,growth
+ *   --only LIST        comma-separated subset of: fleet,scans,engine,growth,inventory
  *   --profile          write V8 CPU profiles (node --cpu-prof) of the gateway child during scenarios 1
  *                      and 2 to bench/results/profiles/ (open in Chrome DevTools; summarise with
  *                      `node bench/profile-summary.ts DIR`)
@@ -24,6 +24,8 @@ import { measureEngine } from './engine.ts';
 import type { EngineResult } from './engine.ts';
 import { CHAIN_TRIPS, measureFleet } from './fleet.ts';
 import type { FleetResult } from './fleet.ts';
+import { measureInventory } from './inventory.ts';
+import type { InventoryResult } from './inventory.ts';
 import { measureScans } from './scans.ts';
 import type { ScanResult } from './scans.ts';
 import { closeAgent, fmt, shortRoute } from './util.ts';
@@ -41,7 +43,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth] [--profile] [--out FILE]');
+  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth,inventory] [--profile] [--out FILE]');
   process.exit(0);
 }
 const latencyMs = Number(values.latency);
@@ -53,7 +55,7 @@ if (values.fleet !== 'default' && values.fleet !== 'max') {
   console.error(`--fleet must be default or max, got ${values.fleet}`);
   process.exit(2);
 }
-const SCENARIOS = ['fleet', 'scans', 'engine', 'growth'] as const;
+const SCENARIOS = ['fleet', 'scans', 'engine', 'growth', 'inventory'] as const;
 const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : SCENARIOS);
 for (const s of only) {
   if (!(SCENARIOS as readonly string[]).includes(s)) {
@@ -90,6 +92,7 @@ const plan = {
   scans: quick
     ? { subscribers: [100], scans: 10, scanDurationMs: 2_000 }
     : { subscribers: [100, 1_000, 5_000], distinctDocumentsAt: [1_000], scans: 50, scanDurationMs: 5_000 },
+  inventory: quick ? { subscribers: [10, 50], sse: 5, changes: 12 } : { subscribers: [100, 1_000], distinctDocumentsAt: [1_000], sse: 20, changes: 60 },
 };
 
 const started = Date.now();
@@ -108,6 +111,7 @@ interface Report {
   growth?: FleetResult[];
   engine?: EngineResult;
   scans?: ScanResult;
+  inventory?: InventoryResult;
   failures: { scenario: string; error: string }[];
 }
 
@@ -168,6 +172,10 @@ await scenario('engine', async () => {
 await scenario('growth', async () => {
   report.growth = [];
   for (const g of plan.growth) report.growth.push(await measureFleet({ label: g.label, size: g.size, latencyMs, reps: plan.growthReps, log }));
+});
+
+await scenario('inventory', async () => {
+  report.inventory = await measureInventory({ ...plan.inventory, latencyMs, log, ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles') } : {}) });
 });
 
 await finish();
@@ -308,6 +316,34 @@ function renderMarkdown(r: Report): string {
       targets.push([`max fleet (${fmt(max.hosts)} hosts, 1 vCenter) < 2 s`, `${ms(max.gateway.wall.median)} ms median, ${ms(max.gateway.wall.p95)} ms p95`, yes(max.gateway.wall.p95 < 2000)]);
       targets.push(['max fleet: gateway peak memory < 300 MB', `${fmt(max.gateway.peakRssMb)} MB RSS`, yes(max.gateway.peakRssMb < 300)]);
       targets.push(['max fleet: no result-limit errors', max.gateway.errors.join(', ') || `none, ${max.gateway.hostsReturned}/${max.hosts} hosts`, yes(max.gateway.errors.length === 0 && max.gateway.hostsReturned === max.hosts)]);
+    }
+  }
+
+  if (r.inventory) {
+    const inv = r.inventory;
+    out.push(`### 5. Live inventory — \`hostsChanged\` subscribers, ${inv.fleet}, changes through POST /_sim/inventory`);
+    out.push('');
+    out.push('| subscribers (WS + SSE, filtered) | changes (matching the filter) | events expected / delivered | missing | duplicates | out of order | unexpected | delay p50 / p99 / max ms (samples) | WS p99 (samples) | SSE p99 (samples) | upstream requests during the changes | gateway CPU ms / change | errors |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const row of inv.runs) {
+      out.push(
+        `| ${fmt(row.subscribers)} (${fmt(row.overWebSocket)} + ${row.overSse}, ${fmt(row.filtered)})${row.sharedDocuments ? '' : ', each its own document'} | ${row.changes} (${row.matchingChanges}) | ${fmt(row.expectedEvents)} / ${fmt(row.deliveredEvents)} | ${row.missing} | ${row.duplicates} | ${row.outOfOrder} | ${row.unexpected} | ` +
+          `${ms(row.delay.p50)} / ${ms(row.delay.p99)} / ${ms(row.delay.max)} (${fmt(row.delay.n)}) | ${ms(row.delayWebSocket.p99)} (${fmt(row.delayWebSocket.n)}) | ${ms(row.delaySse.p99)} (${fmt(row.delaySse.n)}) | ${row.upstreamRequests}: ${routes(row.upstreamRoutes)} | ${fmt(row.gatewayCpuMsPerChange, 1)} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+      );
+    }
+    out.push('');
+    out.push(inv.note);
+    out.push('');
+    const shared = inv.runs.filter((x) => x.sharedDocuments);
+    const at1k = shared.find((x) => x.subscribers === 1_000);
+    const bound = 100 + inv.latencyMs;
+    const exact = inv.runs.every((x) => x.missing === 0 && x.duplicates === 0 && x.outOfOrder === 0 && x.unexpected === 0);
+    targets.push([`inventory change reaches 1,000 subscribers: p99 < 100 ms + ${inv.latencyMs} ms latency = ${bound} ms`, at1k ? `${ms(at1k.delay.p99)} ms p99 over ${fmt(at1k.delay.n)} deliveries${inv.runs.find((x) => !x.sharedDocuments) ? `; ${ms(inv.runs.find((x) => !x.sharedDocuments)!.delay.p99)} ms when each sends its own document` : ''}` : 'not measured (quick run)', at1k ? yes(at1k.delay.p99 < bound) : 'n/a']);
+    targets.push(['inventory subscribers: every matching change exactly once, in order, nothing else', inv.runs.map((x) => `${fmt(x.subscribers)}${x.sharedDocuments ? '' : ' distinct'}: ${fmt(x.deliveredEvents)}/${fmt(x.expectedEvents)}`).join('; '), yes(exact)]);
+    if (shared.length > 1) {
+      const counts = shared.map((x) => `${fmt(x.subscribers)}: ${x.upstreamRequests}`).join(' / ');
+      // Changes are the same sequence at every N: upstream work must not follow N.
+      targets.push(['inventory: upstream requests independent of subscribers', counts, yes(shared.every((x) => x.upstreamRequests <= shared[0]!.upstreamRequests + 2))]);
     }
   }
 
