@@ -20,7 +20,9 @@
  *
  * Checked per subscriber: every change it should see arrives exactly once (a second event of
  * the same host and mirror version is a duplicate), changes of one vCenter arrive in the order
- * they were made (out-of-order otherwise), and nothing its filter excludes arrives (unexpected).
+ * the mirror applied them (a lower mirror version after a higher one is out of order; changes
+ * that one WaitForUpdatesEx answer carried share a version), and nothing its filter excludes
+ * arrives (unexpected).
  */
 import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
@@ -316,7 +318,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { sse: number; 
     for (const s of subscribers) {
       const seen = new Set<string>();
       const nth = new Map<string, number>();
-      const lastIndexOfVcenter = new Map<string, number>();
+      const lastVersionOfVcenter = new Map<string, number>();
       for (const a of s.arrivals) {
         if (a.hostId === warmup.id) continue;
         delivered++;
@@ -335,9 +337,11 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { sse: number; 
           continue;
         }
         matched++;
-        const last = lastIndexOfVcenter.get(c.vcenter) ?? -1;
-        if (c.index < last) outOfOrder++;
-        else lastIndexOfVcenter.set(c.vcenter, c.index);
+        // Changes one vCenter reported in one update share a mirror version and come in any
+        // order among themselves; an older version after a newer one is out of order.
+        const last = lastVersionOfVcenter.get(c.vcenter) ?? -1;
+        if (a.version < last) outOfOrder++;
+        else lastVersionOfVcenter.set(c.vcenter, a.version);
         delays.push({ sse: s.sse, delay: a.at - c.appliedAt });
       }
     }
