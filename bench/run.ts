@@ -256,11 +256,11 @@ function renderMarkdown(r: Report): string {
     if (s.skipped) {
       out.push(`Skipped: ${s.skipped}`);
     } else {
-      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | all N subscribed: p50 / p99 ms | p99 RUNNING / SUCCESS ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
+      out.push('| subscribers | connections | events delivered | changes made / expected / delivered (missing, duplicates) | delay p50 / p99 ms (samples) | all N subscribed: p50 / p99 ms (samples) | p99 RUNNING / SUCCESS ms (samples) | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
       out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
       for (const row of s.runs) {
         out.push(
-          `| ${fmt(row.subscribers)}${row.sharedDocuments ? '' : ', each its own document (no sharing)'} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${ms(row.steady.p50)} / ${ms(row.steady.p99)} | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${row.rssPerSubscriberKb < 0 ? 'noise (RSS fell)' : `${fmt(row.rssPerSubscriberKb, 1)} KiB`} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+          `| ${fmt(row.subscribers)}${row.sharedDocuments ? '' : ', each its own document (no sharing)'} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${fmt(row.changesMade)} / ${fmt(row.changesExpected)} / ${fmt(row.changesDelivered)} (${fmt(row.changesMissing)}, ${fmt(row.changesDuplicated)}) | ${ms(row.delayP50Ms)} / ${ms(row.delayP99Ms)} (${fmt(row.eventsMeasured)}) | ${ms(row.steady.p50)} / ${ms(row.steady.p99)} (${fmt(row.steady.n)}) | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} (${fmt(row.delayByState['RUNNING']?.n ?? 0)} / ${fmt(row.delayByState['SUCCESS']?.n ?? 0)}) | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${row.rssPerSubscriberKb < 0 ? 'noise (RSS fell)' : `${fmt(row.rssPerSubscriberKb, 1)} KiB`} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
         );
       }
       out.push('');
