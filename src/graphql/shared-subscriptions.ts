@@ -126,11 +126,16 @@ export function sharedSubscriptions(): Plugin {
     };
     const channel: Channel = new LatestPerKeyQueue<ExecutionResult>(leave, {
       maxUnkeyed: MAX_UNREAD_EVENTS,
+      // The subscriber learns why its stream ends, as a GraphQL error, after what it has not read.
       onOverflow: () => {
         leave();
-        return new GraphQLError(`More than ${MAX_UNREAD_EVENTS} events waited unread for this subscriber: the subscription ends`, {
-          extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
-        });
+        return {
+          errors: [
+            new GraphQLError(`More than ${MAX_UNREAD_EVENTS} events waited unread for this subscriber: the subscription ends`, {
+              extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
+            }),
+          ],
+        };
       },
     });
     for (const [eventKey, result] of shared.latest) channel.push(result, eventKey);

@@ -4,8 +4,9 @@
  * queue, and a producer never blocks or throws because of it: the producer is a shared watch
  * loop or a shared execution that other consumers depend on.
  *
- * Values pushed under `undefined` are never coalesced (each is kept): with `maxUnkeyed`, the
- * stream ends with the error `onOverflow` returns once more than that many wait unread.
+ * Values pushed under `undefined` are never coalesced (each is kept): with `maxUnkeyed`, once
+ * that many wait unread the next one is replaced by the value `onOverflow` returns, and the
+ * stream ends after it.
  */
 export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
   /** Unread values in arrival order; a newer value of the same key replaces the older in place. */
@@ -19,7 +20,7 @@ export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
   /** `onReturn` runs once when the consumer leaves before the end. */
   constructor(
     private readonly onReturn: () => void = () => {},
-    private readonly bound: { maxUnkeyed: number; onOverflow: () => unknown } | undefined = undefined,
+    private readonly bound: { maxUnkeyed: number; onOverflow: () => T } | undefined = undefined,
   ) {}
 
   get isEnded(): boolean {
@@ -40,8 +41,9 @@ export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
       return;
     }
     if (key === undefined && this.bound && this.unreadUnkeyed >= this.bound.maxUnkeyed) {
-      // Unread values stay readable; the error comes after them, then the end.
-      this.end(this.bound.onOverflow());
+      // Unread values stay readable; the overflow's value comes after them, then the end.
+      this.queue.push({ key: undefined, value: this.bound.onOverflow() });
+      this.end();
       return;
     }
     const entry = { key, value };
