@@ -129,6 +129,14 @@ interface FleetHost {
   vcenter: { name: string };
 }
 
+/** An error or close event of graphql-ws, as text (a CloseEvent has a code and reason, no message). */
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  const close = error as { code?: unknown; reason?: unknown } | null;
+  if (close && typeof close.code === 'number') return `socket closed ${close.code}${close.reason ? ` (${String(close.reason)})` : ''}`;
+  return JSON.stringify(error)?.slice(0, 200) ?? String(error);
+}
+
 const summary = (d: number[]): DelaySummary => ({ n: d.length, p50: percentile(d, 50), p99: percentile(d, 99), max: d.length ? Math.max(...d) : Number.NaN });
 
 /** A seeded RNG (mulberry32): the same spacing of changes in every run. */
@@ -167,7 +175,7 @@ export async function measureInventory(opts: {
     note:
       'Delay = arrival at the client − the instant the simulator applied the change (appliedAt, returned by POST /_sim/inventory). ' +
       'The simulator answers the mirror\'s waiting WaitForUpdatesEx at that instant plus the injected latency; a change made while the next wait is on its way pays up to two latencies. ' +
-      'Expected = Σ subscribers × the changes each one\'s filter matches (one in four subscribers filters on two of the six clusters). ' +
+      'Missing = expected events not arrived 30 s after the last change. Expected = Σ subscribers × the changes each one\'s filter matches (one in four subscribers filters on two of the six clusters). ' +
       'Subscribers with the same filter send the same document and share one execution (src/graphql/shared-subscriptions.ts), except in the row marked "each its own document" (operation Changes<i>).',
     runs: [],
   };
@@ -224,7 +232,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { sse: number; 
     const sockets = Math.min(20, Math.ceil(overWs / perSocket));
     const wsUrl = gatewayUrl.replace(/^http/, 'ws');
     for (let i = 0; i < sockets; i++) {
-      clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: (e) => errors.push(`socket: ${String((e as Error)?.message ?? e)}`) }));
+      clients.push(createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: (e) => errors.push(`socket: ${describe(e)}`) }));
     }
     const subscribers: Subscriber[] = [];
     const onEvent = (s: Subscriber) => (msg: { data?: { hostsChanged?: HostChangeEvent } | null; errors?: readonly { message: string }[] }) => {
@@ -253,7 +261,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { sse: number; 
       } else {
         clients[i % sockets]!.subscribe<{ hostsChanged: HostChangeEvent }>(
           { query, variables },
-          { next: onEvent(s), error: (err) => errors.push(err instanceof Error ? err.message : JSON.stringify(err).slice(0, 200)), complete: () => undefined },
+          { next: onEvent(s), error: (err) => errors.push(describe(err)), complete: () => undefined },
         );
       }
     }
@@ -300,6 +308,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { sse: number; 
     const expectedOf = (s: Subscriber) => (s.filtered ? matchingChanges : made.length);
     const expectedEvents = subscribers.reduce((sum, s) => sum + expectedOf(s), 0);
     const measuredArrivals = () => subscribers.reduce((sum, s) => sum + s.arrivals.filter((a) => a.hostId !== warmup.id).length, 0);
+    // Late events count as missing: a subscriber waits at most 30 s after the last change.
     await until(() => measuredArrivals() >= expectedEvents, 30_000, 'every expected event').catch((e: Error) => errors.push(e.message));
     // A short grace for duplicates or stragglers (none expected), then the window closes.
     await new Promise((r) => setTimeout(r, 300));

@@ -327,7 +327,7 @@ function renderMarkdown(r: Report): string {
     out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const row of inv.runs) {
       out.push(
-        `| ${fmt(row.subscribers)} (${fmt(row.overWebSocket)} + ${row.overSse}, ${fmt(row.filtered)})${row.sharedDocuments ? '' : ', each its own document'} | ${row.changes} (${row.matchingChanges}) | ${fmt(row.expectedEvents)} / ${fmt(row.deliveredEvents)} | ${row.missing} | ${row.duplicates} | ${row.outOfOrder} | ${row.unexpected} | ` +
+        `| ${fmt(row.subscribers)} (${fmt(row.overWebSocket)} + ${row.overSse}, ${fmt(row.filtered)})${row.sharedDocuments ? '' : ', each its own document'} | ${row.changes} (${row.matchingChanges}) | ${fmt(row.expectedEvents)} / ${fmt(row.deliveredEvents)} | ${fmt(row.missing)} | ${fmt(row.duplicates)} | ${fmt(row.outOfOrder)} | ${fmt(row.unexpected)} | ` +
           `${ms(row.delay.p50)} / ${ms(row.delay.p99)} / ${ms(row.delay.max)} (${fmt(row.delay.n)}) | ${ms(row.delayWebSocket.p99)} (${fmt(row.delayWebSocket.n)}) | ${ms(row.delaySse.p99)} (${fmt(row.delaySse.n)}) | ${row.upstreamRequests}: ${routes(row.upstreamRoutes)} | ${fmt(row.gatewayCpuMsPerChange, 1)} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
       );
     }
