@@ -6,7 +6,7 @@
  *   --latency MS       upstream latency the simulator injects per request (default 20)
  *   --fleet max        scenario 1 on one vCenter with 2,511 hosts (27 clusters of 93) instead of
  *                      3 vCenters x 10 clusters x 32 hosts
- *   --only LIST        comma-separated subset of: fleet,scans,engine,growth
+ *   --only LIST        comma-separated subset of: fleet,scans,engine,growth,inventory
  *   --profile          write V8 CPU profiles (node --cpu-prof) of the gateway child during scenarios 1
  *                      and 2 to bench/results/profiles/ (open in Chrome DevTools; summarise with
  *                      `node bench/profile-summary.ts DIR`)
@@ -24,6 +24,8 @@ import { measureEngine } from './engine.ts';
 import type { EngineResult } from './engine.ts';
 import { CHAIN_TRIPS, measureFleet, medianOf } from './fleet.ts';
 import type { FleetResult } from './fleet.ts';
+import { measureInventory } from './inventory.ts';
+import type { InventoryResult } from './inventory.ts';
 import { measureScans } from './scans.ts';
 import type { ScanResult } from './scans.ts';
 import { closeAgent, fmt, median, shortRoute } from './util.ts';
@@ -42,7 +44,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth] [--profile] [--out FILE]');
+  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth,inventory] [--profile] [--out FILE]');
   process.exit(0);
 }
 const latencyMs = Number(values.latency);
@@ -54,7 +56,7 @@ if (values.fleet !== 'default' && values.fleet !== 'max') {
   console.error(`--fleet must be default or max, got ${values.fleet}`);
   process.exit(2);
 }
-const SCENARIOS = ['fleet', 'scans', 'engine', 'growth'] as const;
+const SCENARIOS = ['fleet', 'scans', 'engine', 'growth', 'inventory'] as const;
 const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : SCENARIOS);
 for (const s of only) {
   if (!(SCENARIOS as readonly string[]).includes(s)) {
@@ -93,6 +95,7 @@ const plan = {
   scans: quick
     ? { subscribers: [100], scans: 10, scanDurationMs: 2_000 }
     : { subscribers: [100, 1_000, 5_000], distinctDocumentsAt: [1_000], scans: 50, scanDurationMs: 5_000 },
+  inventory: quick ? { subscribers: [10, 50], sse: 5, changes: 12 } : { subscribers: [100, 1_000], distinctDocumentsAt: [1_000], sse: 20, changes: 60 },
 };
 
 const started = Date.now();
@@ -111,6 +114,7 @@ interface Report {
   growth?: FleetResult[];
   engine?: EngineResult;
   scans?: ScanResult;
+  inventory?: InventoryResult;
   failures: { scenario: string; error: string }[];
 }
 
@@ -172,6 +176,10 @@ await scenario('growth', async () => {
   report.growth = [];
   // Live reads (mirrors off): how the per-query upstream work grows with the fleet.
   for (const g of plan.growth) report.growth.push(await measureFleet({ label: g.label, size: g.size, latencyMs, reps: plan.growthReps, mirror: false, log }));
+});
+
+await scenario('inventory', async () => {
+  report.inventory = await measureInventory({ ...plan.inventory, latencyMs, log, ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles') } : {}) });
 });
 
 await finish();
@@ -291,11 +299,11 @@ function renderMarkdown(r: Report): string {
     if (s.skipped) {
       out.push(`Skipped: ${s.skipped}`);
     } else {
-      out.push('| subscribers | connections | events delivered | delay p50 ms | delay p99 ms | all N subscribed: p50 / p99 ms | p99 RUNNING / SUCCESS ms | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
+      out.push('| subscribers | connections | events delivered | changes made / expected / delivered (missing, duplicates) | delay p50 / p99 ms (samples) | all N subscribed: p50 / p99 ms (samples) | p99 RUNNING / SUCCESS ms (samples) | upstream req/s | WaitForUpdatesEx/s | peak waiting calls per vCenter | gateway heap / subscriber | gateway RSS / subscriber | errors |');
       out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
       for (const row of s.runs) {
         out.push(
-          `| ${fmt(row.subscribers)}${row.sharedDocuments ? '' : ', each its own document (no sharing)'} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${ms(row.delayP50Ms)} | ${ms(row.delayP99Ms)} | ${ms(row.steady.p50)} / ${ms(row.steady.p99)} | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${row.rssPerSubscriberKb < 0 ? 'noise (RSS fell)' : `${fmt(row.rssPerSubscriberKb, 1)} KiB`} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+          `| ${fmt(row.subscribers)}${row.sharedDocuments ? '' : ', each its own document (no sharing)'} | ${row.connections} | ${fmt(row.eventsDelivered)} | ${fmt(row.changesMade)} / ${fmt(row.changesExpected)} / ${fmt(row.changesDelivered)} (${fmt(row.changesMissing)}, ${fmt(row.changesDuplicated)}) | ${ms(row.delayP50Ms)} / ${ms(row.delayP99Ms)} (${fmt(row.eventsMeasured)}) | ${ms(row.steady.p50)} / ${ms(row.steady.p99)} (${fmt(row.steady.n)}) | ${ms(row.delayByState['RUNNING']?.p99 ?? Number.NaN)} / ${ms(row.delayByState['SUCCESS']?.p99 ?? Number.NaN)} (${fmt(row.delayByState['RUNNING']?.n ?? 0)} / ${fmt(row.delayByState['SUCCESS']?.n ?? 0)}) | ${fmt(row.upstreamRps, 1)} | ${fmt(row.waitRps, 1)} | ${row.peakWaitingCalls ?? 'n/a'} | ${fmt(row.heapPerSubscriberKb, 1)} KiB | ${row.rssPerSubscriberKb < 0 ? 'noise (RSS fell)' : `${fmt(row.rssPerSubscriberKb, 1)} KiB`} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
         );
       }
       out.push('');
@@ -351,6 +359,34 @@ function renderMarkdown(r: Report): string {
       targets.push([`max fleet (${fmt(max.hosts)} hosts, 1 vCenter) < 2 s`, `${ms(max.gateway.wall.median)} ms median, ${ms(max.gateway.wall.p95)} ms p95`, yes(max.gateway.wall.p95 < 2000)]);
       targets.push(['max fleet: gateway peak memory < 300 MB', `${fmt(max.gateway.peakRssMb)} MB RSS`, yes(max.gateway.peakRssMb < 300)]);
       targets.push(['max fleet: no result-limit errors', max.gateway.errors.join(', ') || `none, ${max.gateway.hostsReturned}/${max.hosts} hosts`, yes(max.gateway.errors.length === 0 && max.gateway.hostsReturned === max.hosts)]);
+    }
+  }
+
+  if (r.inventory) {
+    const inv = r.inventory;
+    out.push(`### 5. Live inventory — \`hostsChanged\` subscribers, ${inv.fleet}, changes through POST /_sim/inventory`);
+    out.push('');
+    out.push('| subscribers (WS + SSE, filtered) | changes (matching the filter) | events expected / delivered | missing | duplicates | out of order | unexpected | delay p50 / p99 / max ms (samples) | WS p99 (samples) | SSE p99 (samples) | upstream requests during the changes | gateway CPU ms / change | errors |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const row of inv.runs) {
+      out.push(
+        `| ${fmt(row.subscribers)} (${fmt(row.overWebSocket)} + ${row.overSse}, ${fmt(row.filtered)})${row.sharedDocuments ? '' : ', each its own document'} | ${row.changes} (${row.matchingChanges}) | ${fmt(row.expectedEvents)} / ${fmt(row.deliveredEvents)} | ${fmt(row.missing)} | ${fmt(row.duplicates)} | ${fmt(row.outOfOrder)} | ${fmt(row.unexpected)} | ` +
+          `${ms(row.delay.p50)} / ${ms(row.delay.p99)} / ${ms(row.delay.max)} (${fmt(row.delay.n)}) | ${ms(row.delayWebSocket.p99)} (${fmt(row.delayWebSocket.n)}) | ${ms(row.delaySse.p99)} (${fmt(row.delaySse.n)}) | ${row.upstreamRequests}: ${routes(row.upstreamRoutes)} | ${fmt(row.gatewayCpuMsPerChange, 1)} | ${row.errors.length ? row.errors.slice(0, 3).join('; ') : 'none'} |`,
+      );
+    }
+    out.push('');
+    out.push(inv.note);
+    out.push('');
+    const shared = inv.runs.filter((x) => x.sharedDocuments);
+    const at1k = shared.find((x) => x.subscribers === 1_000);
+    const bound = 100 + inv.latencyMs;
+    const exact = inv.runs.every((x) => x.missing === 0 && x.duplicates === 0 && x.outOfOrder === 0 && x.unexpected === 0);
+    targets.push([`inventory change reaches 1,000 subscribers: p99 < 100 ms + ${inv.latencyMs} ms latency = ${bound} ms`, at1k ? `${ms(at1k.delay.p99)} ms p99 over ${fmt(at1k.delay.n)} deliveries${inv.runs.find((x) => !x.sharedDocuments) ? `; ${ms(inv.runs.find((x) => !x.sharedDocuments)!.delay.p99)} ms when each sends its own document` : ''}` : 'not measured (quick run)', at1k ? yes(at1k.delay.p99 < bound) : 'n/a']);
+    targets.push(['inventory subscribers: every matching change exactly once, in order, nothing else', inv.runs.map((x) => `${fmt(x.subscribers)}${x.sharedDocuments ? '' : ' distinct'}: ${fmt(x.deliveredEvents)}/${fmt(x.expectedEvents)}`).join('; '), yes(exact)]);
+    if (shared.length > 1) {
+      const counts = shared.map((x) => `${fmt(x.subscribers)}: ${x.upstreamRequests}`).join(' / ');
+      // Changes are the same sequence at every N: upstream work must not follow N.
+      targets.push(['inventory: upstream requests independent of subscribers', counts, yes(shared.every((x) => x.upstreamRequests <= shared[0]!.upstreamRequests + 2))]);
     }
   }
 

@@ -39,6 +39,21 @@ export interface ScanRun {
   windowMs: number;
   eventsDelivered: number;
   eventsMeasured: number;
+  /**
+   * Per subscriber, summed: `changesMade` = its scan's state changes at or after its first event
+   * (RUNNING progress steps and the terminal state, from the simulator's deterministic
+   * timeline); `changesExpected` = those of them the gateway delivered to any subscriber of
+   * that scan (a vCenter reports a property's latest value per WaitForUpdatesEx answer, so two
+   * steps between two answers are one change for the gateway); `changesDelivered` = the events
+   * of those changes that arrived (duplicates included, and counted apart);
+   * `changesMissing` = expected changes this subscriber never got as their own event (one that
+   * reads slowly gets the newest state of its scan, not every step, by design).
+   */
+  changesMade: number;
+  changesExpected: number;
+  changesDelivered: number;
+  changesDuplicated: number;
+  changesMissing: number;
   delayP50Ms: number;
   delayP99Ms: number;
   delayMaxMs: number;
@@ -113,6 +128,7 @@ export async function measureScans(opts: {
       '"All N subscribed" counts only changes made after the last subscription was established; the columns before it also count changes during the set-up burst. ' +
       'The simulator answers a waiting WaitForUpdatesEx at the instant a task changes, plus its injected latency; ' +
       'each gateway round trip after an update also pays that latency before the next wait starts, so a change right after an answer waits up to two latencies. ' +
+      'Changes, summed over subscribers, each counting its own scan from its first event on: "made" = state changes in the simulator (RUNNING at progress 0, 10, …, 90, then the terminal state); "expected" = those the gateway saw, i.e. delivered to any subscriber of that scan (vCenter reports a property\'s latest value per WaitForUpdatesEx answer, so two steps between two answers are one change); "delivered" = events of expected changes that arrived; "missing" = expected changes a subscriber never got as their own event (a subscriber still writing the previous event gets the newest state of its scan, not every step, by design). Sample counts in parentheses. ' +
       'Subscriber i follows scan i mod 50 with the same document, so subscribers of one scan share one execution (src/graphql/shared-subscriptions.ts); in the row marked "each its own document" subscriber i names its operation Follow<i>, so nothing is shared.',
     runs: [],
   };
@@ -183,6 +199,10 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
     let delivered = 0;
     /** Every measured delay, with the instant and the state of its change (to split by state and steady window). */
     const measured: { at: number; delay: number; state: string }[] = [];
+    /** Per subscriber: the change instants it received after its first event (duplicates show twice). */
+    const received: number[][] = Array.from({ length: n }, () => []);
+    /** Per scan: when it started and completed, as its events report them. */
+    const timeline = new Map<string, { startedAt?: number; completedAt?: number }>();
     let allEstablishedAt = Number.POSITIVE_INFINITY;
     let resolveEstablished!: () => void;
     let resolveCompleted!: () => void;
@@ -212,7 +232,12 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
               return;
             }
             if (!e) return;
+            const t = timeline.get(e.id) ?? {};
+            if (e.startedAt) t.startedAt = Date.parse(e.startedAt);
+            if (e.completedAt) t.completedAt = Date.parse(e.completedAt);
+            timeline.set(e.id, t);
             const at = changeInstant(e, opts.scanDurationMs);
+            if (at !== undefined && at >= established[i]!) received[i]!.push(at);
             if (at !== undefined && at >= established[i]!) {
               measured.push({ at, delay: now - at, state: e.state });
             }
@@ -250,6 +275,40 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
     const delays = measured.map((m) => m.delay);
     const steady = measured.filter((m) => m.at >= allEstablishedAt).map((m) => m.delay);
     const summary = (d: number[]) => ({ n: d.length, p50: percentile(d, 50), p99: percentile(d, 99) });
+    // Expected: every change of subscriber i's scan at or after its first event. RUNNING at
+    // progress 0, 10, …, 90 (startedAt + p/100 × duration), then the terminal state.
+    const changesOf = (scan: string): number[] => {
+      const t = timeline.get(scan);
+      if (t?.startedAt === undefined) return [];
+      const steps = Array.from({ length: 10 }, (_, k) => t.startedAt! + ((k * 10) / 100) * opts.scanDurationMs);
+      return t.completedAt === undefined ? steps : [...steps, t.completedAt];
+    };
+    // What the gateway delivered to anyone, per scan: the changes it saw.
+    const seenByAnyone = new Map<string, Set<number>>();
+    for (let i = 0; i < n; i++) {
+      const scan = scanIds[i % scanIds.length]!;
+      const set = seenByAnyone.get(scan) ?? new Set<number>();
+      for (const at of received[i]!) set.add(at);
+      seenByAnyone.set(scan, set);
+    }
+    let changesMade = 0;
+    let changesExpected = 0;
+    let changesDelivered = 0;
+    let changesDuplicated = 0;
+    let changesMissing = 0;
+    for (let i = 0; i < n; i++) {
+      if (established[i]! <= 0) continue;
+      const scan = scanIds[i % scanIds.length]!;
+      const made = changesOf(scan).filter((at) => at >= established[i]!);
+      const want = made.filter((at) => seenByAnyone.get(scan)!.has(at));
+      const got = received[i]!;
+      const distinct = new Set(got);
+      changesMade += made.length;
+      changesExpected += want.length;
+      changesDelivered += got.length;
+      changesDuplicated += got.length - distinct.size;
+      changesMissing += want.filter((at) => !distinct.has(at)).length;
+    }
     const states = [...new Set(measured.map((m) => m.state))];
     const run: ScanRun = {
       subscribers: n,
@@ -261,6 +320,11 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
       windowMs,
       eventsDelivered: delivered,
       eventsMeasured: delays.length,
+      changesMade,
+      changesExpected,
+      changesDelivered,
+      changesDuplicated,
+      changesMissing,
       delayP50Ms: percentile(delays, 50),
       delayP99Ms: percentile(delays, 99),
       delayMaxMs: delays.length ? Math.max(...delays) : Number.NaN,
@@ -279,7 +343,7 @@ async function oneRun(n: number, sharedDocuments: boolean, opts: { scans: number
       errors: [...new Set(errors)].slice(0, 10),
     };
     log(
-      `  ${label}: ${delivered} events, delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
+      `  ${label}: ${delivered} events, changes after the first event made ${changesMade} expected ${changesExpected} delivered ${changesDelivered} (missing ${changesMissing}, duplicates ${changesDuplicated}), delay p50 ${run.delayP50Ms} ms p99 ${run.delayP99Ms} ms, ${run.upstreamRps.toFixed(1)} upstream req/s, ` +
         `(RUNNING p99 ${run.delayByState['RUNNING']?.p99 ?? '–'} ms, SUCCESS p99 ${run.delayByState['SUCCESS']?.p99 ?? '–'} ms), peak waiting ${run.peakWaitingCalls ?? 'n/a'}, ${run.heapPerSubscriberKb.toFixed(1)} KiB heap/subscriber, ${completed}/${n} completed`,
     );
     return run;

@@ -14,7 +14,7 @@ const SUBSCRIPTION = /* GraphQL */ `
     hostsChanged(filter: $filter) {
       kind
       version
-      host { moId name connectionState inMaintenanceMode product { build } cluster { moId } }
+      host { id moId name connectionState inMaintenanceMode product { build } cluster { moId } }
       changes { field before after }
     }
   }
@@ -25,7 +25,7 @@ describe('hostsChanged subscription', () => {
   let h: Harness;
   let v: SimulatedVCenter;
   beforeAll(async () => {
-    h = await startHarness({ size: { vcenters: 2, clustersPerDatacenter: 2, hostsPerCluster: 3 } }, undefined, {
+    h = await startHarness({ size: { vcenters: 2, clustersPerDatacenter: 2, hostsPerCluster: 5 } }, undefined, {
       inventoryMirror: { maxWaitSeconds: 120 },
     });
     v = h.sim.vcenters[1]!;
@@ -37,8 +37,7 @@ describe('hostsChanged subscription', () => {
     const mirror = h.gateway.mirrors!.get(v.name)!;
     const [first, second] = v.inventory.clusters;
     const clusterFilter = { filter: { clusterIds: [toGlobalId('Cluster', v.name, first!.moId)] } };
-    // Each subscriber its own document: identical ones would share one execution, and a late
-    // joiner of a shared execution starts from its latest result, which this test must not race.
+    // Each subscriber its own document, so each has its own execution (the next test shares one).
     const own = (n: number) => `${SUBSCRIPTION} # subscriber ${n}`;
     const subscribers: Array<{ name: string; sub: LiveSubscription; filtered: boolean }> = [
       { name: 'sse', sub: sseFollow(h.url, own(1), {}), filtered: false },
@@ -110,6 +109,140 @@ describe('hostsChanged subscription', () => {
 
     await Promise.all(subscribers.map(({ sub }) => sub.leave()));
     await eventually(() => mirror.hostChangeListeners(), (n) => n === 0);
+  });
+
+  it('shares one execution among identical subscribers: each of 25 (WS and SSE, mixed filters) gets every matching change once, in order, and upstream work does not grow with them', async () => {
+    const mirror = h.gateway.mirrors!.get(v.name)!;
+    const otherVc = h.sim.vcenters[0]!;
+    const otherMirror = h.gateway.mirrors!.get(otherVc.name)!;
+    const usable = (vc: SimulatedVCenter, cluster: string) =>
+      vc.inventory.clusterById.get(cluster)!.hosts.map((id) => vc.inventory.hostById.get(id)!).filter((x) => x.connectionState === 'connected' && !x.inMaintenanceMode);
+    const [first, second] = v.inventory.clusters;
+    const [f1, f2, f3] = usable(v, first!.moId);
+    const [s1] = usable(v, second!.moId);
+    const [o1] = usable(otherVc, otherVc.inventory.clusters[0]!.moId);
+    expect([f1, f2, f3, s1, o1].every(Boolean)).toBe(true);
+    const filter = { filter: { clusterIds: [toGlobalId('Cluster', v.name, first!.moId)] } };
+    const builds = ['24022510', '24280767', '24414501', '24585383'];
+    const WAIT = 'POST /sdk/vim25/{release}/PropertyCollector/{moId}/WaitForUpdatesEx';
+    type Seen = [vcenter: string, version: number, host: string];
+    const key = ([vc, version, host]: Seen) => `${vc}/${String(version).padStart(6, '0')}/${host}`;
+
+    /**
+     * One round of changes, each step waited through its mirror; the second step is a burst of
+     * three changes made in one tick, which vCenter reports in one update (one mirror version).
+     * Returns what every unfiltered and every filtered subscriber must receive, and the upstream
+     * requests per vCenter from the first change until the feeds wait again.
+     */
+    const round = async (r: number): Promise<{ all: Seen[]; filtered: Seen[]; requests: Record<string, Record<string, number>> }> => {
+      for (const vc of h.sim.vcenters) vc.resetStats();
+      const all: Seen[] = [];
+      const filtered: Seen[] = [];
+      const step = async (vc: SimulatedVCenter, changes: Array<[InventoryChange, boolean]>) => {
+        const m = h.gateway.mirrors!.get(vc.name)!;
+        const before = m.status().version;
+        for (const [change] of changes) vc.changeInventory(change);
+        const { version } = await m.until((st) => st.version > before);
+        for (const [change, matches] of changes) {
+          const seen: Seen = [vc.name, version, (change as { host: string }).host];
+          all.push(seen);
+          if (matches) filtered.push(seen);
+        }
+      };
+      await step(v, [[{ action: 'enterMaintenance', host: f1!.moId }, true]]);
+      const build = builds.find((b) => b !== f2!.image.release.build)!;
+      await step(v, [
+        [{ action: 'setHostBuild', host: f2!.moId, build }, true],
+        [{ action: 'enterMaintenance', host: f3!.moId }, true],
+        [{ action: r === 0 ? 'disconnectHost' : 'reconnectHost', host: s1!.moId }, false],
+      ]);
+      await step(otherVc, [[{ action: r === 0 ? 'enterMaintenance' : 'exitMaintenance', host: o1!.moId }, false]]);
+      await step(v, [[{ action: 'exitMaintenance', host: f1!.moId }, true]]);
+      await step(v, [[{ action: 'exitMaintenance', host: f3!.moId }, true]]);
+      // Every feed waits again: its last request is in the counts.
+      await eventually(() => h.sim.vcenters.map((vc) => vc.stats().waitingCalls), (w) => w.every((n) => n === 1));
+      return { all, filtered, requests: Object.fromEntries(h.sim.vcenters.map((vc) => [vc.name, vc.stats().requests])) };
+    };
+    /** What a subscriber received: [vCenter, version, host], events of one version sorted by host. */
+    const received = (sub: LiveSubscription, from: number): Seen[] =>
+      sub.events.slice(from).map((e) => {
+        expect(e.errors).toBeUndefined();
+        const c = e.data.hostsChanged;
+        const vc = c.host.id === toGlobalId('Host', v.name, c.host.moId) ? v.name : otherVc.name;
+        return [vc, c.version, c.host.moId] as Seen;
+      });
+    const inOrder = (list: Seen[]) => {
+      // Versions of one vCenter never go back; within one version the order is the mirror's.
+      for (const vc of [v.name, otherVc.name]) {
+        const versions = list.filter((x) => x[0] === vc).map((x) => x[1]);
+        expect(versions).toEqual([...versions].sort((a, b) => a - b));
+      }
+      return [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    };
+
+    // Round 0: one subscriber.
+    const single = wsFollow(h.url, SUBSCRIPTION, {});
+    await eventually(() => mirror.hostChangeListeners(), (n) => n === 1);
+    const alone = await round(0);
+    await single.waitFor(() => single.events.length >= alone.all.length);
+    expect(inOrder(received(single, 0))).toEqual(inOrder(alone.all));
+    expect(alone.requests).toEqual({ [otherVc.name]: { [WAIT]: 1 }, [v.name]: { [WAIT]: 4 } });
+
+    // Round 1: 24 more with the same two documents (20 over graphql-ws, 4 over SSE, every
+    // other one filtered), joining the execution the first one runs.
+    const joiners = Array.from({ length: 24 }, (_, i) => {
+      const vars = i % 2 === 1 ? filter : {};
+      return { filtered: i % 2 === 1, sub: i < 20 ? wsFollow(h.url, SUBSCRIPTION, vars) : sseFollow(h.url, SUBSCRIPTION, vars) };
+    });
+    // Joined once each has seen a change of a host no round touches (made until all have).
+    // (In the filtered cluster, so every subscriber sees it.)
+    const marker = usable(v, first!.moId).find((x) => ![f1, f2, f3].includes(x))!;
+    expect(marker).toBeDefined();
+    const isMarker = (e: LiveSubscription['events'][number]) => e.data?.hostsChanged?.host.moId === marker.moId;
+    /** Toggles the marker's maintenance mode until every one of `subs` has seen one of its events. */
+    const markUntilSeen = async (subs: LiveSubscription[]): Promise<number> => {
+      let toggles = 0;
+      while (!subs.every((sub) => sub.events.some(isMarker))) {
+        expect(toggles++).toBeLessThan(20);
+        const before = mirror.status().version;
+        v.changeInventory({ action: marker.inMaintenanceMode ? 'exitMaintenance' : 'enterMaintenance', host: marker.moId });
+        await mirror.until((st) => st.version > before);
+        await Promise.allSettled(subs.map((sub) => sub.waitFor(isMarker, 0, 1_000)));
+      }
+      return toggles;
+    };
+    const toggles = await markUntilSeen(joiners.map((j) => j.sub));
+    // Only the marker's changes came before the round: nothing replayed from before joining.
+    for (const { sub } of joiners) expect(sub.events.filter((e) => !isMarker(e))).toEqual([]);
+    const starts = joiners.map(({ sub }) => sub.events.length);
+    // The first subscriber got every marker change, once.
+    await single.waitFor(() => single.events.length >= alone.all.length + toggles);
+    const singleStart = single.events.length;
+    expect(singleStart - alone.all.length).toBe(toggles);
+    await eventually(() => mirror.hostChangeListeners() + otherMirror.hostChangeListeners(), (n) => n === 4); // two documents, two mirrors
+
+    const crowd = await round(1);
+    for (const [i, { sub, filtered }] of joiners.entries()) {
+      const want = filtered ? crowd.filtered : crowd.all;
+      await sub.waitFor(() => sub.events.length - starts[i]! >= want.length);
+      expect(inOrder(received(sub, starts[i]!)), `subscriber ${i}${filtered ? ' (filtered)' : ''}`).toEqual(inOrder(want));
+    }
+    await single.waitFor(() => single.events.length - singleStart >= crowd.all.length);
+    expect(inOrder(received(single, singleStart))).toEqual(inOrder(crowd.all));
+
+    // The feeds' own requests only, the same with 25 subscribers as with one.
+    expect(crowd.requests).toEqual(alone.requests);
+
+    // One more joins once the shared execution has delivered a round: it gets no event from
+    // before it joined (events are not states: nothing is replayed), only the marker's after.
+    const operations = h.gateway.load().operations;
+    const late = wsFollow(h.url, SUBSCRIPTION, {});
+    await eventually(() => h.gateway.load().operations, (n) => n === operations + 1);
+    await markUntilSeen([late]);
+    expect(late.events.filter((e) => !isMarker(e))).toEqual([]);
+
+    await Promise.all([single, late, ...joiners.map((j) => j.sub)].map((sub) => sub.leave()));
+    await eventually(() => mirror.hostChangeListeners() + otherMirror.hostChangeListeners(), (n) => n === 0);
   });
 
   it('refuses a bad filter with a typed error', async () => {

@@ -56,4 +56,17 @@ describe('LatestPerKeyQueue', () => {
     await ended.return();
     expect(returns).toBe(1);
   });
+
+  it('with a bound on unread unkeyed values, ends with the overflow value after the values it kept', async () => {
+    let overflows = 0;
+    const queue = new LatestPerKeyQueue<number>(() => {}, { maxUnkeyed: 3, onOverflow: () => -++overflows });
+    for (let i = 1; i <= 3; i++) queue.push(i);
+    queue.push(10, 'k'); // keyed values do not count against the bound
+    expect(await queue.next()).toEqual({ value: 1, done: false });
+    queue.push(4); // one was read: room for one more
+    queue.push(5); // over the bound: replaced by the overflow value, then the end
+    queue.push(6); // after the end: dropped
+    expect(await drain(queue)).toEqual([2, 3, 10, 4, -1]);
+    expect(overflows).toBe(1);
+  });
 });

@@ -140,8 +140,13 @@ describe('simulator: inventory dynamics in the change feed', () => {
   for (const row of cases) {
     it(row.name, async () => {
       const feed = await openFeed();
+      const sentAt = Date.now();
       const res = await inventoryChange(row.change());
       expect(res.status).toBe(200);
+      // The instant it applied the change, which delivery delays are measured from.
+      const { appliedAt } = res.json as { appliedAt: number };
+      expect(appliedAt).toBeGreaterThanOrEqual(sentAt);
+      expect(appliedAt).toBeLessThanOrEqual(Date.now());
       const set = await waitFor(feed.collector, feed.version);
       expect(set.version).not.toBe(feed.version);
       expect(summarize(set)).toEqual(row.expected(res.json as { host?: string; cluster?: string }));

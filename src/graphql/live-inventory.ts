@@ -157,7 +157,14 @@ export function subscribeHostsChanged(ctx: GraphQLContext, filter: HostFilter | 
   const matches = hostMatcher(filter);
   return new Repeater<HostChangeEvent>(async (push, stop) => {
     const off = mirrors.onHostChange((change) => {
-      if (matches(change.before) || matches(change.after)) void push({ change });
+      if (!matches(change.before) && !matches(change.after)) return;
+      try {
+        void push({ change });
+      } catch {
+        // Repeater refuses a 1,025th unread event by throwing, which must not reach the mirror
+        // that emits to every subscriber: this subscriber alone ends, with the reason.
+        void stop(new GraphQLError('Too many events waited unread for this subscriber: the subscription ends', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } }));
+      }
     });
     void mirrors.closed.then(() => stop());
     await stop;

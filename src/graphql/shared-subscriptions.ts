@@ -3,9 +3,14 @@
  * same scans with the same document: without this, every change of a scan is resolved and
  * executed once per subscriber (and every new subscriber reads its scans' first state upstream).
  * With it, one execution runs per change and its results go to every subscriber of the same
- * operation. One who joins later first gets the latest result of every event key (every
- * followed scan, finished ones included: the resolver names the key through
- * `ctx.onSubscriptionEvent`), then the changes.
+ * operation.
+ *
+ * Two kinds of results. A *state* (a scan as it is now) names its event key through
+ * `ctx.onSubscriptionEvent`: one who joins later first gets the latest result of every key
+ * (every followed scan, finished ones included), then the changes, and a slow subscriber's
+ * unread states of one key collapse into the newest. An *event* (a host changed: hostsChanged)
+ * names no key: each one reaches every subscriber that was there when it happened, none is
+ * dropped or merged, and a later joiner gets none from before it joined.
  *
  * "Identical" is the same caller (`ctx.caller.key`: one caller's results never reach another),
  * the same parsed document (yoga's parser cache hands out one DocumentNode per query text),
@@ -15,6 +20,7 @@
  * The shared execution runs on a context of its own (`createContext`), never on the first
  * subscriber's: it outlives that subscriber, and its resolvers renew the loaders per event.
  */
+import { GraphQLError } from 'graphql';
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LatestPerKeyQueue } from '../scans/latest-queue.ts';
@@ -26,12 +32,17 @@ type SubscribeResult = ExecutionResult | AsyncIterable<ExecutionResult>;
 /**
  * One subscriber's stream, registered with the shared stream as soon as the subscriber joins
  * so nothing between joining and the first pull is lost. Unread results of the same event key
- * collapse into the newest: a subscriber that does not read holds one result per key.
+ * collapse into the newest: a subscriber that does not read holds one result per key. Unkeyed
+ * results (events) are each kept, up to MAX_UNREAD_EVENTS.
  */
 type Channel = LatestPerKeyQueue<ExecutionResult>;
 
-/** Results whose resolver named no key share this one (only the newest is replayed). */
-const UNKEYED = Symbol('unkeyed');
+/**
+ * Unread events one subscriber may hold before its stream ends with SUBSCRIBER_TOO_SLOW: a
+ * reader that far behind is not following any more, and the shared execution must not wait
+ * for it nor hold an unbounded queue for it.
+ */
+export const MAX_UNREAD_EVENTS = 10_000;
 
 interface SharedStream {
   /** The first subscriber's subscribe call: a stream, or the error result every joiner gets too. */
@@ -87,9 +98,11 @@ export function sharedSubscriptions(): Plugin {
         // Results come one at a time: the key named during this next() belongs to its result.
         const next = await iterator.next();
         if (next.done) break;
-        const eventKey = shared.currentKey ?? UNKEYED;
-        shared.latest.delete(eventKey);
-        shared.latest.set(eventKey, next.value);
+        const eventKey = shared.currentKey;
+        if (eventKey !== undefined) {
+          shared.latest.delete(eventKey);
+          shared.latest.set(eventKey, next.value);
+        }
         for (const channel of shared.channels) channel.push(next.value, eventKey);
       }
     } catch (error) {
@@ -103,13 +116,27 @@ export function sharedSubscriptions(): Plugin {
   };
 
   const join = (key: string, shared: SharedStream): Channel => {
-    const channel: Channel = new LatestPerKeyQueue<ExecutionResult>(() => {
+    const leave = () => {
       shared.channels.delete(channel);
       if (shared.channels.size === 0 && !shared.ended && streams.get(key) === shared) {
         // The last subscriber left before the end: stop the execution (and the scans' follow).
         streams.delete(key);
         void shared.iterator?.return?.();
       }
+    };
+    const channel: Channel = new LatestPerKeyQueue<ExecutionResult>(leave, {
+      maxUnkeyed: MAX_UNREAD_EVENTS,
+      // The subscriber learns why its stream ends, as a GraphQL error, after what it has not read.
+      onOverflow: () => {
+        leave();
+        return {
+          errors: [
+            new GraphQLError(`More than ${MAX_UNREAD_EVENTS} events waited unread for this subscriber: the subscription ends`, {
+              extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
+            }),
+          ],
+        };
+      },
     });
     for (const [eventKey, result] of shared.latest) channel.push(result, eventKey);
     if (shared.ended) channel.end(shared.ended.error);

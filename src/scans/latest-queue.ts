@@ -4,7 +4,9 @@
  * queue, and a producer never blocks or throws because of it: the producer is a shared watch
  * loop or a shared execution that other consumers depend on.
  *
- * Values pushed under `undefined` are never coalesced (each is kept).
+ * Values pushed under `undefined` are never coalesced (each is kept): with `maxUnkeyed`, once
+ * that many wait unread the next one is replaced by the value `onOverflow` returns, and the
+ * stream ends after it.
  */
 export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
   /** Unread values in arrival order; a newer value of the same key replaces the older in place. */
@@ -13,9 +15,13 @@ export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
   private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
   private ended = false;
   private failure: { error: unknown } | undefined;
+  private unreadUnkeyed = 0;
 
   /** `onReturn` runs once when the consumer leaves before the end. */
-  constructor(private readonly onReturn: () => void = () => {}) {}
+  constructor(
+    private readonly onReturn: () => void = () => {},
+    private readonly bound: { maxUnkeyed: number; onOverflow: () => T } | undefined = undefined,
+  ) {}
 
   get isEnded(): boolean {
     return this.ended;
@@ -34,9 +40,16 @@ export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
       unread.value = value;
       return;
     }
+    if (key === undefined && this.bound && this.unreadUnkeyed >= this.bound.maxUnkeyed) {
+      // Unread values stay readable; the overflow's value comes after them, then the end.
+      this.queue.push({ key: undefined, value: this.bound.onOverflow() });
+      this.end();
+      return;
+    }
     const entry = { key, value };
     this.queue.push(entry);
     if (key !== undefined) this.pending.set(key, entry);
+    else this.unreadUnkeyed++;
   }
 
   /** Ends the stream after the unread values; with an error, the consumer gets it once after them. */
@@ -56,7 +69,8 @@ export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
   next(): Promise<IteratorResult<T>> {
     const entry = this.queue.shift();
     if (entry) {
-      if (entry.key !== undefined && this.pending.get(entry.key) === entry) this.pending.delete(entry.key);
+      if (entry.key === undefined) this.unreadUnkeyed--;
+      else if (this.pending.get(entry.key) === entry) this.pending.delete(entry.key);
       return Promise.resolve({ value: entry.value, done: false });
     }
     if (this.ended) {
@@ -70,6 +84,7 @@ export class LatestPerKeyQueue<T> implements AsyncIterableIterator<T> {
     const wasEnded = this.ended;
     this.queue.length = 0;
     this.pending.clear();
+    this.unreadUnkeyed = 0;
     this.failure = undefined;
     this.end();
     if (!wasEnded) this.onReturn();

@@ -38,6 +38,11 @@ export interface InventoryChangeResult {
   /** The host the change concerned (the new one for addHost). */
   host?: string;
   cluster?: string;
+  /**
+   * When the simulator applied the change (ms since the epoch, as Date.now()): the instant a
+   * change-feed client could first see it, from which its delivery delay is measured.
+   */
+  appliedAt: number;
 }
 
 /** A change the inventory refuses, with the HTTP status /_sim/inventory answers. */
@@ -139,12 +144,13 @@ function imageFor(host: SimHost, build: string, haEnabled: boolean): SimHost['im
 /** Applies one change to the inventory; throws InventoryChangeError when vCenter would refuse it. */
 export function applyInventoryChange(inv: VCenterInventory, change: InventoryChange): InventoryChangeResult {
   const result = apply(inv, change);
+  const appliedAt = Date.now();
   revisions.set(inv, inventoryRevision(inv) + 1);
   inventoryChangeSignal(inv).dispatchEvent(new Event('change'));
-  return result;
+  return { ...result, appliedAt };
 }
 
-function apply(inv: VCenterInventory, change: InventoryChange): InventoryChangeResult {
+function apply(inv: VCenterInventory, change: InventoryChange): Omit<InventoryChangeResult, 'appliedAt'> {
   switch (change.action) {
     case 'disconnectHost': {
       const host = hostOf(inv, change.host);
