@@ -99,6 +99,8 @@ describe('traces with an in-memory exporter', () => {
     expect(operation.spanContext().traceId).toBe(TRACE_ID);
     expect(operation.parentSpanContext?.spanId).toBe(CLIENT_SPAN_ID);
     expect(operation.parentSpanContext?.isRemote).toBe(true);
+    // The client's tracestate travels with its trace.
+    expect(operation.spanContext().traceState?.get('vendor')).toBe('opaque');
 
     const expected = simulatorCounts(h);
     const simulatorTotal = [...expected.values()].reduce((a, b) => a + b, 0);
