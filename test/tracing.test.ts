@@ -187,6 +187,34 @@ describe('traces with an in-memory exporter', () => {
     const children = exporter.getFinishedSpans().filter(isChildOf(operation));
     expect(spanCounts(children)).toEqual(simulatorCounts(h));
   });
+
+  it('records each retry of an upstream request as its own span, with its resend count and status', async () => {
+    const v = h.sim.vcenters[0]!;
+    for (const vc of h.sim.vcenters) vc.resetStats();
+    exporter.reset();
+    v.setFaults([{ route: 'GET /api/vcenter/cluster', errorRate: 1, error: '503' }]);
+    try {
+      const response = await post(h.url, 'query Counted { clusters(first: 5) { totalCount } }');
+      expect(response.body.errors?.length).toBeGreaterThan(0);
+    } finally {
+      v.clearFaults();
+    }
+    const operation = await operationSpan(exporter);
+    expect(operation.status.code).toBe(SpanStatusCode.ERROR);
+    expect(operation.attributes['gateway.error_codes']).toContain(String(operation.attributes['error.type']));
+    const attempts = exporter
+      .getFinishedSpans()
+      .filter(isChildOf(operation))
+      .filter((s) => s.attributes['vsphere.vcenter'] === v.name && s.name === 'GET /api/vcenter/cluster');
+    // The first attempt and both retries (DEFAULT_RETRY.maxRetries), as many as the simulator answered.
+    expect(attempts).toHaveLength(v.stats().requests['GET /api/vcenter/cluster']!);
+    expect(attempts.map((s) => s.attributes['http.request.resend_count'])).toEqual([undefined, 1, 2]);
+    for (const attempt of attempts) {
+      expect(attempt.attributes['http.response.status_code']).toBe(503);
+      expect(attempt.attributes['error.type']).toBe('503');
+      expect(attempt.status.code).toBe(SpanStatusCode.ERROR);
+    }
+  });
 });
 
 const HOSTS_CHANGED = /* GraphQL */ `
