@@ -31,6 +31,7 @@ import { ScanService } from './scans/service.ts';
 import type { TaskWatcherOptions } from './scans/task-watcher.ts';
 import type { DepotPolicyOptions } from './scans/depots.ts';
 import { silentLogger } from './log.ts';
+import type { Tracing } from './tracing.ts';
 import { VCenterClient, isUpstreamError } from './vsphere/index.ts';
 import type { VCenterClientOptions, VCenterEndpoint } from './vsphere/index.ts';
 
@@ -58,6 +59,11 @@ export interface GatewayOptions {
   depots?: DepotPolicyOptions;
   /** Trusted-documents mode: only the manifest's operations run (for every caller, or anonymous ones). */
   trustedDocuments?: TrustedDocuments;
+  /**
+   * OpenTelemetry traces (`tracingFromEnvironment` in src/tracing.ts, or `createTracing` in
+   * tests); off without it. The gateway flushes and shuts it down when it closes.
+   */
+  tracing?: Tracing | undefined;
 }
 
 export interface GatewayLoad extends WebSocketDiagnostics {
@@ -93,6 +99,7 @@ export function createGateway({
   inventoryMirror,
   depots,
   trustedDocuments,
+  tracing,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -100,14 +107,20 @@ export function createGateway({
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
-  const ops = createOps({ logger, graphqlEndpoint: '/graphql', graphiql: graphiql && GRAPHIQL_OPTIONS });
+  const ops = createOps({ logger, graphqlEndpoint: '/graphql', graphiql: graphiql && GRAPHIQL_OPTIONS, tracing });
+  const observeUpstreamCall: VCenterClientOptions['onUpstreamCall'] = tracing
+    ? (call) => {
+        ops.metrics.observeUpstreamCall(call);
+        tracing.upstreamCall(call);
+      }
+    : ops.metrics.observeUpstreamCall;
   const upstreams = new Upstreams(
     vcenters.map(
       (endpoint) =>
         new VCenterClient(endpoint, {
           ...client,
           logger,
-          onUpstreamCall: ops.metrics.observeUpstreamCall,
+          onUpstreamCall: observeUpstreamCall,
           userSessions: { maxUsers: auth.passthrough.maxUsers, idleMs: auth.passthrough.idleMs },
         }),
     ),
@@ -198,6 +211,8 @@ export function createGateway({
       // 4. Log out of every vCenter (every passthrough user's sessions too).
       await Promise.allSettled(upstreams.list.map((c) => c.close()));
       await authenticator.close();
+      // 5. Export the spans still buffered (the logouts' included).
+      await tracing?.shutdown().catch((error: unknown) => logger.warn('could not export the last traces', { error }));
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import type { Context, Span } from '@opentelemetry/api';
 
 export interface OperationRecord {
   requestId: string;
@@ -23,6 +24,10 @@ export interface OperationRecord {
   graphql?: boolean;
   /** Set once the access line is written, so it is written once. */
   finished?: boolean;
+  /** With tracing on (src/tracing.ts): the client's trace context (traceparent) and the operation's span. */
+  traceParent?: Context;
+  span?: Span;
+  spanEnded?: boolean;
 }
 
 const storage = new AsyncLocalStorage<OperationRecord>();

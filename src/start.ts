@@ -8,6 +8,7 @@ import { createGateway } from './gateway.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
 import type { Simulator } from './simulator/index.ts';
+import { tracingFromEnvironment } from './tracing.ts';
 import type { VCenterEndpoint } from './vsphere/index.ts';
 
 async function upstreamsFor(config: GatewayConfig, logger: Logger): Promise<{ vcenters: VCenterEndpoint[]; simulator?: Simulator }> {
@@ -59,7 +60,9 @@ async function main(): Promise<void> {
 
   if (config.exposureWarning) logger.warn(config.exposureWarning);
   const { vcenters, simulator } = await upstreamsFor(config, logger);
+  const tracing = await tracingFromEnvironment(process.env, logger);
   const gateway = createGateway({
+    tracing,
     vcenters,
     logger,
     auth: config.auth,

@@ -3,6 +3,7 @@
  * count gathered on the operation's record, then one access-log line and the operation metrics
  * when it ends (an HTTP response closes, a WebSocket operation completes).
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { getOperationAST } from 'graphql';
 import type { DocumentNode, ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable } from 'graphql-yoga';
@@ -11,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { currentOperation, runInOperation } from '../operation-context.ts';
 import type { OperationRecord } from '../operation-context.ts';
+import type { Tracing } from '../tracing.ts';
 import type { GraphQLContext } from './context.ts';
 import { toClientError } from './errors.ts';
 
@@ -29,10 +31,15 @@ function recordErrors(op: OperationRecord, errors: readonly GraphQLError[] | und
   }
 }
 
-/** Writes the access line and counts the operation, once. */
-export function finishOperation(op: OperationRecord, metrics: GatewayMetrics, logger: Logger, status?: number): void {
+/** Writes the access line, counts the operation and ends its span, once. */
+export function finishOperation(op: OperationRecord, metrics: GatewayMetrics, logger: Logger, status?: number, tracing?: Tracing): void {
   if (op.finished) return;
   op.finished = true;
+  if (tracing) {
+    // Refused before execution (parse, validation, access): the span starts here.
+    tracing.startOperation(op);
+    tracing.endOperation(op, status);
+  }
   const seconds = (performance.now() - op.startedAt) / 1000;
   metrics.recordOperation(op, seconds);
   logger.info('graphql operation', {
@@ -51,11 +58,19 @@ export function finishOperation(op: OperationRecord, metrics: GatewayMetrics, lo
 
 /**
  * Runs the operation's execution in its record's async context (WebSocket operations arrive
- * outside any HTTP request), so upstream calls and log lines are attributed to it.
+ * outside any HTTP request), so upstream calls and log lines are attributed to it. With
+ * tracing, the operation's span is active there too: its upstream calls become its children.
  */
-export function observabilityPlugin(metrics: GatewayMetrics, accessLogger: Logger): Plugin<GraphQLContext> {
+export function observabilityPlugin(metrics: GatewayMetrics, accessLogger: Logger, tracing?: Tracing): Plugin<GraphQLContext> {
   const inContext = <A extends unknown[], R>(op: OperationRecord, fn: (...args: A) => R) =>
     currentOperation() === op ? fn : (...args: A) => runInOperation(op, () => fn(...args));
+  const traced = <A extends unknown[], R>(t: Tracing, op: OperationRecord, ctx: GraphQLContext, fn: (...args: A) => R) => {
+    // WebSocket operations: the trace context of the upgrade request (HTTP ones set it per request).
+    op.traceParent ??= t.extract((ctx as { req?: { headers?: IncomingHttpHeaders } }).req?.headers);
+    t.startOperation(op);
+    return (...args: A) => t.activate(op, () => fn(...args));
+  };
+  const finish = (op: OperationRecord) => finishOperation(op, metrics, accessLogger, undefined, tracing);
   return {
     onParams() {
       // A GraphQL request (not the GraphiQL page): the HTTP layer writes its access line.
@@ -66,12 +81,13 @@ export function observabilityPlugin(metrics: GatewayMetrics, accessLogger: Logge
       const ctx = args.contextValue as GraphQLContext;
       const op = ctx.operation;
       describe(op, args.document, args.operationName, ctx);
-      setExecuteFn(inContext(op, executeFn));
+      const execute = inContext(op, executeFn);
+      setExecuteFn(tracing ? traced(tracing, op, ctx, execute) : execute);
       return {
         onExecuteDone({ result }) {
           if (op.transport !== 'ws' || isAsyncIterable(result)) return;
           recordErrors(op, (result as ExecutionResult).errors);
-          finishOperation(op, metrics, accessLogger);
+          finish(op);
         },
       };
     },
@@ -79,16 +95,19 @@ export function observabilityPlugin(metrics: GatewayMetrics, accessLogger: Logge
       const ctx = args.contextValue as GraphQLContext;
       const op = ctx.operation;
       describe(op, args.document, args.operationName, ctx);
-      setSubscribeFn(inContext(op, subscribeFn));
+      const subscribe = inContext(op, subscribeFn);
+      setSubscribeFn(tracing ? traced(tracing, op, ctx, subscribe) : subscribe);
       return {
         onSubscribeResult({ result }) {
           if (!isAsyncIterable(result)) {
             if (op.transport === 'ws') {
               recordErrors(op, result.errors);
-              finishOperation(op, metrics, accessLogger);
+              finish(op);
             }
             return;
           }
+          // The span is the subscribe, not the hours a stream may last.
+          tracing?.endOperation(op);
           metrics.subscriptionStarted();
           return {
             onNext({ result: event }) {
@@ -96,7 +115,7 @@ export function observabilityPlugin(metrics: GatewayMetrics, accessLogger: Logge
             },
             onEnd() {
               metrics.subscriptionEnded();
-              if (op.transport === 'ws') finishOperation(op, metrics, accessLogger);
+              if (op.transport === 'ws') finish(op);
             },
           };
         },

@@ -14,6 +14,7 @@ import { GatewayMetrics } from '../metrics.ts';
 import { newOperation, requestIdFrom, runInOperation } from '../operation-context.ts';
 import type { InventoryMirrors } from '../mirror/index.ts';
 import type { ScanService } from '../scans/service.ts';
+import type { Tracing } from '../tracing.ts';
 import type { VCenterClient } from '../vsphere/index.ts';
 import { GraphiQLPage, ICON_SVG } from './graphiql-page.ts';
 
@@ -24,6 +25,8 @@ export interface OpsOptions {
   graphiql: GraphiQLOptions | false;
   /** How long a readiness probe's view of a vCenter stays fresh (default 1 s). */
   readinessCacheMs?: number;
+  /** Traces (src/tracing.ts); undefined: off. */
+  tracing?: Tracing | undefined;
 }
 
 export interface OpsAttachment {
@@ -46,7 +49,7 @@ export interface Ops {
   attach(parts: OpsAttachment): void;
 }
 
-export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs = 1_000 }: OpsOptions): Ops {
+export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs = 1_000, tracing }: OpsOptions): Ops {
   const metrics = new GatewayMetrics();
   const page = graphiql ? new GraphiQLPage(graphiql) : undefined;
   let readiness: Readiness | undefined;
@@ -91,15 +94,16 @@ export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs 
       return pageGuard ? pageGuard(req, res, serve) : serve();
     }
     const operation = newOperation(requestId, 'http');
+    if (tracing) operation.traceParent = tracing.extract(req.headers);
     res.once('close', () => {
-      if (operation.graphql) finishOperation(operation, metrics, logger, res.statusCode);
+      if (operation.graphql) finishOperation(operation, metrics, logger, res.statusCode, tracing);
     });
     runInOperation(operation, () => next(req, res));
   };
 
   return {
     metrics,
-    plugin: observabilityPlugin(metrics, logger),
+    plugin: observabilityPlugin(metrics, logger, tracing),
     routes,
     attach(attached) {
       readiness = new Readiness(attached.server, attached.vcenters, readinessCacheMs);

@@ -35,7 +35,11 @@ export interface UpstreamCall {
   path: string;
   /** The HTTP status, or the error code when no response came back. */
   status: number | UpstreamErrorCode;
+  /** When the request was sent (epoch milliseconds). */
+  startedAt: number;
   durationMs: number;
+  /** Retries of this call before this attempt (0: the first attempt). */
+  attempt: number;
 }
 
 export interface HttpRequest {
@@ -50,6 +54,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Served before queued requests when the concurrency cap is reached (see Semaphore). */
   urgent?: boolean;
+  /** Retries before this attempt, as withRetry counts them (told to onUpstreamCall). */
+  attempt?: number;
 }
 
 export interface HttpResponse {
@@ -329,11 +335,11 @@ export class HttpTransport {
         vcenter: this.opts.name, api: req.api, method: req.method, path: stripQuery(req.path),
         status: res.statusCode, ms: Date.now() - started,
       });
-      this.opts.onUpstreamCall?.({ vcenter: this.opts.name, api: req.api, method: req.method, path: req.path, status: res.statusCode, durationMs: Date.now() - started });
+      this.opts.onUpstreamCall?.({ vcenter: this.opts.name, api: req.api, method: req.method, path: req.path, status: res.statusCode, startedAt: started, durationMs: Date.now() - started, attempt: req.attempt ?? 0 });
       return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: parsed, text };
     } catch (err) {
       const mapped = this.mapTransportError(err, req, timeout.aborted, timeoutMs);
-      this.opts.onUpstreamCall?.({ vcenter: this.opts.name, api: req.api, method: req.method, path: req.path, status: mapped.code, durationMs: Date.now() - started });
+      this.opts.onUpstreamCall?.({ vcenter: this.opts.name, api: req.api, method: req.method, path: req.path, status: mapped.code, startedAt: started, durationMs: Date.now() - started, attempt: req.attempt ?? 0 });
       throw mapped;
     }
   }
@@ -403,14 +409,14 @@ export interface RetryOptions {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Runs `fn`, retrying idempotent calls on retryable UpstreamErrors (503, connection reset,
+ * Runs `fn` (given the number of retries so far), retrying idempotent calls on retryable UpstreamErrors (503, connection reset,
  * timeout) with capped exponential backoff plus full jitter, honouring Retry-After.
  * Non-idempotent calls are never retried here.
  */
-export async function withRetry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T> {
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: RetryOptions): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fn();
+      return await fn(attempt);
     } catch (err) {
       if (!(err instanceof UpstreamError) || !o.idempotent || !err.retryable || attempt >= o.policy.maxRetries) throw err;
       if (err.code === 'UPSTREAM_TIMEOUT' && o.retryTimeouts === false) throw err;

@@ -61,8 +61,8 @@ export class RestClient extends SessionedClient {
       this.slot(),
       (sid) =>
         withRetry(
-          async () => {
-            const res = await this.transport.send({ api: 'rest', method: 'GET', path: full, headers: { [SESSION_HEADER]: sid } });
+          async (attempt) => {
+            const res = await this.transport.send({ api: 'rest', method: 'GET', path: full, headers: { [SESSION_HEADER]: sid }, attempt });
             if (res.status >= 200 && res.status < 300) return res.body as T;
             throw this.toError(res, 'GET', full);
           },
@@ -110,8 +110,8 @@ export class RestClient extends SessionedClient {
   protected async login(): Promise<string> {
     const auth = 'Basic ' + Buffer.from(`${this.cred.username}:${this.cred.password}`, 'utf8').toString('base64');
     const res = await withRetry(
-      async () => {
-        const r = await this.transport.send({ api: 'rest', method: 'POST', path: '/api/session', headers: { authorization: auth } });
+      async (attempt) => {
+        const r = await this.transport.send({ api: 'rest', method: 'POST', path: '/api/session', headers: { authorization: auth }, attempt });
         if (r.status >= 200 && r.status < 300) return r;
         throw this.toError(r, 'POST', '/api/session', `login as "${this.cred.username}"`);
       },

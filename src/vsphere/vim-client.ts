@@ -164,8 +164,8 @@ export class VimClient extends SessionedClient {
   private async fetchServiceContent(): Promise<ServiceContent> {
     const path = `/sdk/vim25/${BOOTSTRAP_RELEASE}/ServiceInstance/ServiceInstance/content`;
     const res = await withRetry(
-      async () => {
-        const r = await this.transport.send({ api: 'vim', method: 'GET', path });
+      async (attempt) => {
+        const r = await this.transport.send({ api: 'vim', method: 'GET', path, attempt });
         if (r.status === 200) return r;
         if (r.status === 404) {
           throw new UpstreamError({
@@ -217,8 +217,8 @@ export class VimClient extends SessionedClient {
     const path = `${await this.base()}/SessionManager/${encodeURIComponent(sm.value)}/Login`;
     const body = encodeVim({ userName: this.cred.username, password: this.cred.password }, 'LoginRequestType');
     const res = await withRetry(
-      async () => {
-        const r = await this.transport.send({ api: 'vim', method: 'POST', path, json: body });
+      async (attempt) => {
+        const r = await this.transport.send({ api: 'vim', method: 'POST', path, json: body, attempt });
         if (r.status === 200) return r;
         throw this.toError(r, 'POST', path, `login as "${this.cred.username}"`);
       },
@@ -267,8 +267,8 @@ export class VimClient extends SessionedClient {
       this.slot(),
       (sid) =>
         withRetry(
-          async () => {
-            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid }, timeoutMs, urgent });
+          async (attempt) => {
+            const r = await this.transport.send({ api: 'vim', method, path, json, headers: { [SESSION_HEADER]: sid }, timeoutMs, urgent, attempt });
             if (r.status === 204) return { value: undefined as T, sid };
             if (r.status >= 200 && r.status < 300) return { value: decodeVim(r.body) as T, sid };
             throw this.toError(r, method, path);
