@@ -175,6 +175,34 @@ describe('inventory mirror: converges after each kind of change', () => {
   });
 });
 
+describe('inventory mirror: initial sync', () => {
+  let h: Harness;
+  let v: SimulatedVCenter;
+  beforeAll(async () => {
+    // 3 clusters + 12 hosts = 15 objects in pages of 4; long waits keep the follow-up wait open (uncounted).
+    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 3, hostsPerCluster: 4 } }, undefined, {
+      inventoryMirror: { pageSize: 4, maxWaitSeconds: 120 },
+      client: FAST_CLIENT,
+    });
+    v = h.sim.vcenters[0]!;
+    await converged(h, v);
+  });
+  afterAll(() => h?.close());
+
+  it("builds the initial state from the filter's first report, paged, and makes it current once complete", () => {
+    const status = mirrorOf(h, v).status();
+    // One commit: no partial page was ever the mirror's state.
+    expect(status).toMatchObject({ state: 'LIVE', version: 1, objectCount: 15 });
+    const requests = v.stats().requests;
+    // Pages of 4, 4, 4 and 3 objects: the truncated versions resume the one calculation.
+    expect(requests[WAIT_ROUTE]).toBe(4);
+    expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/CreateFilter']).toBe(1);
+    // The objects are read once, through the filter: no separate RetrievePropertiesEx read.
+    expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx']).toBeUndefined();
+    expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/ContinueRetrievePropertiesEx']).toBeUndefined();
+  });
+});
+
 describe('inventory mirror: recovery', () => {
   let h: Harness;
   let v: SimulatedVCenter;

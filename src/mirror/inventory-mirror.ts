@@ -5,13 +5,18 @@
  * (CreatePropertyCollector), so that its WaitForUpdatesEx loop does not share a version or
  * waits with the task watcher's loop on the session's default collector.
  *
- * Sync: the initial state is read in pages with RetrievePropertiesEx (plus the REST cluster
- * list for HA/DRS, which the VI/JSON spec subset does not carry), then the filter is created
- * and WaitForUpdatesEx followed from version "" on. The filter's first UpdateSet reports every
- * object as `enter`: it is applied as a reconciliation, which closes the window between the
- * read and the filter's creation. After a transient failure the loop resumes from the last
- * version; after InvalidCollectorVersion, a renewed session (the collector died with the old
- * one), a vanished collector, or once the data was dropped, it resyncs from scratch.
+ * Sync: the filter is created first and its initial change calculation (WaitForUpdatesEx
+ * from the initial version "", which reports every object the filter selects as `enter`) is
+ * the initial state, read in pages of `pageSize` objects (WaitOptions.maxObjectUpdates: each
+ * truncated UpdateSet's version resumes the calculation) and made current only once complete.
+ * This is how govmomi's view/property.Wait build their cache. A RetrievePropertiesEx read
+ * before the filter would carry the same objects a second time (the filter's first report
+ * repeats them all, whatever was read before): at 2,500 hosts per vCenter that doubled the
+ * sync's work on both sides. HA/DRS come from the REST cluster list, read alongside (the
+ * VI/JSON spec subset does not carry them). Then WaitForUpdatesEx is followed from the
+ * report's version. After a transient failure the loop resumes from the last version; after
+ * InvalidCollectorVersion, a renewed session (the collector died with the old one), a
+ * vanished collector, or once the data was dropped, it resyncs from scratch.
  *
  * The mirror imports only the vSphere client and the logger: the GraphQL layer reads it.
  */
@@ -95,7 +100,7 @@ export interface InventoryMirrorOptions {
   maxWaitSeconds?: number;
   /** ObjectUpdates per UpdateSet (the rest follows, truncated), default 5,000. */
   maxObjectUpdates?: number;
-  /** Objects per RetrievePropertiesEx page of the initial read, default 2,500. */
+  /** Objects per page of the initial read (maxObjectUpdates of the filter's initial report), default 2,500. */
   pageSize?: number;
   /** Backoff after a failed feed call, doubled per failure up to 8×, default 250 ms. */
   retryDelayMs?: number;
@@ -107,6 +112,9 @@ export interface InventoryMirrorOptions {
   staleMaxAgeMs?: number;
   logger?: Logger;
 }
+
+/** Objects per vCenter past which an initial report that keeps saying "truncated" is not finishing (vSphere maxima: 2,500 hosts). */
+const INITIAL_OBJECT_BOUND = 50_000;
 
 export const HOST_PATHS = ['name', 'parent', 'runtime.connectionState', 'runtime.powerState', 'runtime.inMaintenanceMode', 'config.product'] as const;
 export const CLUSTER_PATHS = ['name'] as const;
@@ -309,7 +317,7 @@ export class InventoryMirror {
     }
   }
 
-  /** Full read, then a fresh collector, view and filter whose feed continues from there. */
+  /** A fresh collector, view and filter; the filter's initial report is the full state the feed continues from. */
   private async resync(): Promise<void> {
     const old = this.feed;
     this.feed = undefined;
@@ -329,22 +337,29 @@ export class InventoryMirror {
     );
     const feed: Feed = { generation, collector: collector.value, view: moRef(view.type, view.value), version: '' };
     try {
-      const [objects, clusters] = await Promise.all([
-        this.client.retrieveProperties([filterSpec(feed.view) as never], { maxObjects: this.opts.pageSize }),
+      const [, clusters] = await Promise.all([
+        this.client.invoke('PropertyCollector', feed.collector, 'CreateFilter', { spec: filterSpec(feed.view), partialUpdates: false }, { idempotent: false }),
         this.client.listClusters(),
       ]);
-      if (this.client.sessionGeneration('vim') !== generation) throw new ResyncNeeded('session renewed during the initial read');
       this.ha = new Map(clusters.map((c) => [c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled }]));
-      const entries = new Map<string, Entry>();
-      for (const object of objects) entries.set(keyOf(object.obj), { type: object.obj.type as Entry['type'], props: propsOf(object) });
-      // The full read replaces what the mirror held; commit reports the differences.
-      this.commit(entries);
-      await this.client.invoke('PropertyCollector', feed.collector, 'CreateFilter', { spec: filterSpec(feed.view), partialUpdates: false }, { idempotent: false });
+      const initial = await this.readInitialReport(feed);
+      if (initial) {
+        const { entries, newClusters: missing } = initial;
+        // Clusters that appeared between the REST list and the report.
+        if (missing.length > 0) {
+          for (const c of await this.client.listClusters({ clusters: missing })) this.ha.set(c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled });
+        }
+        // The full read replaces what the mirror held; commit reports the differences.
+        this.commit(entries);
+      } else {
+        // No object in the filter (an empty inventory): the next report from "" is the initial one.
+        this.commit(new Map());
+        feed.initial = new Set();
+      }
     } catch (error) {
       void this.destroyFeed(feed);
       throw error;
     }
-    feed.initial = new Set();
     if (this.closed) {
       await this.destroyFeed(feed);
       return;
@@ -352,6 +367,48 @@ export class InventoryMirror {
     this.feed = feed;
     this.confirmedAt = Date.now();
     this.setState('LIVE');
+  }
+
+  /**
+   * The filter's initial change calculation, page by page (truncated UpdateSets resume it),
+   * as the mirror's entries, with the clusters whose HA/DRS the mirror has not read yet; sets
+   * feed.version to the complete report's version. Undefined
+   * when vCenter reports no object at all (a null UpdateSet).
+   */
+  private async readInitialReport(feed: Feed): Promise<{ entries: Map<string, Entry>; newClusters: string[] } | undefined> {
+    const entries = new Map<string, Entry>();
+    const newClusters: string[] = [];
+    const maxPages = Math.ceil(INITIAL_OBJECT_BOUND / this.opts.pageSize) + 3;
+    let version = '';
+    for (let page = 1; ; page++) {
+      const set = await this.client.invoke<UpdateSet | null>(
+        'PropertyCollector',
+        feed.collector,
+        'WaitForUpdatesEx',
+        // maxWaitSeconds 0: one calculation, answered at once.
+        { version, options: { _typeName: 'WaitOptions', maxWaitSeconds: 0, maxObjectUpdates: this.opts.pageSize } },
+        // A truncated version is good for one call only: never replayed.
+        { idempotent: version === '', sessionBound: true },
+      );
+      if (this.client.sessionGeneration('vim') !== feed.generation) throw new ResyncNeeded('session renewed during the initial read');
+      if (!set) {
+        if (version === '') return undefined;
+        throw new Error(`vCenter ${this.vcenter}: the filter's initial report ended without a complete UpdateSet`);
+      }
+      try {
+        for (const filterUpdate of set.filterSet ?? []) {
+          for (const update of filterUpdate.objectSet ?? []) this.applyObject(entries, update, undefined, newClusters);
+        }
+      } catch (error) {
+        if (error instanceof UnplaceableChange) throw new ResyncNeeded(error.message);
+        throw error;
+      }
+      version = set.version;
+      if (!set.truncated) break;
+      if (page >= maxPages) throw new Error(`vCenter ${this.vcenter}: the filter's initial report is still truncated after ${page} pages of ${this.opts.pageSize}`);
+    }
+    feed.version = version;
+    return { entries, newClusters };
   }
 
   private async waitOnce(feed: Feed): Promise<void> {
@@ -410,14 +467,14 @@ export class InventoryMirror {
     this.commit(next);
   }
 
-  private applyObject(next: Map<string, Entry>, update: ObjectUpdate, feed: Feed, newClusters: string[]): void {
+  private applyObject(next: Map<string, Entry>, update: ObjectUpdate, feed: Feed | undefined, newClusters: string[]): void {
     const key = keyOf(update.obj);
     const type = update.obj.type;
     if (type !== 'HostSystem' && type !== 'ClusterComputeResource') return;
     const paths = type === 'HostSystem' ? HOST_PATHS : CLUSTER_PATHS;
     switch (update.kind) {
       case 'enter': {
-        feed.initial?.add(key);
+        feed?.initial?.add(key);
         // An enter carries the object's whole state.
         next.set(key, { type, props: applyChanges(new Map(), paths, update.changeSet ?? []) });
         if (type === 'ClusterComputeResource' && !this.ha.has(update.obj.value)) newClusters.push(update.obj.value);
