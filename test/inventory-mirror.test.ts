@@ -201,6 +201,29 @@ describe('inventory mirror: initial sync', () => {
     expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx']).toBeUndefined();
     expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/ContinueRetrievePropertiesEx']).toBeUndefined();
   });
+
+  it('holds one copy of what hosts share, and a change replaces only the host it concerns', async () => {
+    const mirror = mirrorOf(h, v);
+    const before = mirror.snapshot()!;
+    const connected = before.hosts().filter((x) => x.product);
+    const build = connected[0]!.product!.build;
+    const sameBuild = connected.filter((x) => x.product!.build === build);
+    expect(sameBuild.length).toBeGreaterThan(1);
+    // Hosts on one build share one AboutInfo, hosts of one cluster one parent reference.
+    expect(new Set(sameBuild.map((x) => x.product)).size).toBe(1);
+    const cluster = connected[0]!.parent!.value;
+    expect(new Set(before.hostsOfCluster(cluster).map((x) => x.parent)).size).toBe(1);
+    const changed = connected.find((x) => !x.inMaintenanceMode)!;
+    v.changeInventory({ action: 'enterMaintenance', host: changed.moId });
+    await converged(h, v);
+    const after = mirror.snapshot()!;
+    expect(after.version).toBeGreaterThan(before.version);
+    expect(after.host(changed.moId)).not.toBe(before.host(changed.moId));
+    expect(after.host(changed.moId)).toMatchObject({ inMaintenanceMode: true, product: changed.product });
+    for (const host of before.hosts()) if (host.moId !== changed.moId) expect(after.host(host.moId)).toBe(host);
+    v.changeInventory({ action: 'exitMaintenance', host: changed.moId });
+    await converged(h, v);
+  });
 });
 
 describe('inventory mirror: recovery', () => {

@@ -23,7 +23,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import type { AboutInfo, ManagedObjectReference, ObjectContent, ObjectUpdate, UpdateSet, VCenterClient } from '../vsphere/index.ts';
+import type { AboutInfo, ManagedObjectReference, ObjectUpdate, UpdateSet, VCenterClient } from '../vsphere/index.ts';
 import { isUpstreamError, moRef } from '../vsphere/index.ts';
 import { UnplaceableChange, applyChanges } from './apply.ts';
 import type { Props } from './apply.ts';
@@ -119,26 +119,79 @@ const INITIAL_OBJECT_BOUND = 50_000;
 export const HOST_PATHS = ['name', 'parent', 'runtime.connectionState', 'runtime.powerState', 'runtime.inMaintenanceMode', 'config.product'] as const;
 export const CLUSTER_PATHS = ['name'] as const;
 
-interface Entry {
-  type: 'HostSystem' | 'ClusterComputeResource';
-  props: Props;
+/** A cluster as the mirror holds it (HA/DRS are joined in from the REST list when read). */
+class ClusterEntry {
+  constructor(readonly name: string | undefined) {}
 }
 
-function hostFrom(vcenter: string, moId: string, p: Props): MirrorHost {
+/**
+ * What the mirror holds per object, keyed "Type:moId": a host as queries read it (built
+ * once per change of the host, not per snapshot), or a cluster's name.
+ */
+type Entry = MirrorHost | ClusterEntry;
+
+/**
+ * One copy of the values many hosts share: their product (AboutInfo, the same for every host
+ * on a build), parent cluster reference and enum strings. Per host, parsed JSON holds its own
+ * copy of each; 2,500 hosts share a handful. Bounded by the distinct values a vCenter reports.
+ */
+class Interner {
+  private readonly products = new Map<string, AboutInfo>();
+  private readonly refs = new Map<string, ManagedObjectReference>();
+  private readonly words = new Map<string, string>();
+
+  product(p: AboutInfo): AboutInfo {
+    const key = JSON.stringify(p);
+    const known = this.products.get(key);
+    if (known) return known;
+    this.products.set(key, p);
+    return p;
+  }
+
+  ref(r: ManagedObjectReference): ManagedObjectReference {
+    const key = `${r.type}:${r.value}`;
+    const known = this.refs.get(key);
+    if (known) return known;
+    this.refs.set(key, r);
+    return r;
+  }
+
+  word<T extends string>(w: T): T {
+    const known = this.words.get(w);
+    if (known) return known as T;
+    this.words.set(w, w);
+    return w;
+  }
+}
+
+function hostFrom(vcenter: string, moId: string, p: Props, intern: Interner): MirrorHost {
   const host: MirrorHost = {
     vcenter,
     moId,
     name: (p.get('name') as string | undefined) ?? moId,
-    connectionState: (p.get('runtime.connectionState') as MirrorHost['connectionState'] | undefined) ?? 'notResponding',
+    connectionState: intern.word((p.get('runtime.connectionState') as MirrorHost['connectionState'] | undefined) ?? 'notResponding'),
     inMaintenanceMode: (p.get('runtime.inMaintenanceMode') as boolean | undefined) ?? false,
   };
   const parent = p.get('parent') as ManagedObjectReference | undefined;
-  if (parent) host.parent = parent;
+  if (parent) host.parent = intern.ref(parent);
   const power = p.get('runtime.powerState') as MirrorHost['powerState'];
-  if (power) host.powerState = power;
+  if (power) host.powerState = intern.word(power);
   const product = p.get('config.product') as AboutInfo | undefined;
-  if (product) host.product = product;
+  if (product) host.product = intern.product(product);
   return host;
+}
+
+/** A host's properties by the filter's paths, to apply a change to. */
+function hostProps(h: MirrorHost): Props {
+  const p: Props = new Map<string, unknown>([
+    ['name', h.name],
+    ['runtime.connectionState', h.connectionState],
+    ['runtime.inMaintenanceMode', h.inMaintenanceMode],
+  ]);
+  if (h.parent) p.set('parent', h.parent);
+  if (h.powerState) p.set('runtime.powerState', h.powerState);
+  if (h.product) p.set('config.product', h.product);
+  return p;
 }
 
 /** The fields a subscriber cares about that differ between two versions of a host. */
@@ -190,6 +243,7 @@ export class InventoryMirror {
   private readonly logger: Logger;
   private readonly events = new EventEmitter();
   private entries = new Map<string, Entry>();
+  private intern = new Interner();
   private ha = new Map<string, { haEnabled: boolean; drsEnabled: boolean }>();
   private state: MirrorState = 'SYNCING';
   private since = new Date();
@@ -342,6 +396,8 @@ export class InventoryMirror {
         this.client.listClusters(),
       ]);
       this.ha = new Map(clusters.map((c) => [c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled }]));
+      // Values of hosts gone since the last sync are not kept.
+      this.intern = new Interner();
       const initial = await this.readInitialReport(feed);
       if (initial) {
         const { entries, newClusters: missing } = initial;
@@ -471,19 +527,27 @@ export class InventoryMirror {
     const key = keyOf(update.obj);
     const type = update.obj.type;
     if (type !== 'HostSystem' && type !== 'ClusterComputeResource') return;
-    const paths = type === 'HostSystem' ? HOST_PATHS : CLUSTER_PATHS;
+    const moId = update.obj.value;
     switch (update.kind) {
       case 'enter': {
         feed?.initial?.add(key);
         // An enter carries the object's whole state.
-        next.set(key, { type, props: applyChanges(new Map(), paths, update.changeSet ?? []) });
-        if (type === 'ClusterComputeResource' && !this.ha.has(update.obj.value)) newClusters.push(update.obj.value);
+        if (type === 'HostSystem') next.set(key, hostFrom(this.vcenter, moId, applyChanges(new Map(), HOST_PATHS, update.changeSet ?? []), this.intern));
+        else {
+          next.set(key, new ClusterEntry(applyChanges(new Map(), CLUSTER_PATHS, update.changeSet ?? []).get('name') as string | undefined));
+          if (!this.ha.has(moId)) newClusters.push(moId);
+        }
         return;
       }
       case 'modify': {
         const before = next.get(key);
         if (!before) throw new ResyncNeeded(`modify of ${key}, which the mirror does not hold`);
-        next.set(key, { type, props: applyChanges(before.props, paths, update.changeSet ?? []) });
+        if (before instanceof ClusterEntry) {
+          const props: Props = before.name === undefined ? new Map() : new Map([['name', before.name]]);
+          next.set(key, new ClusterEntry(applyChanges(props, CLUSTER_PATHS, update.changeSet ?? []).get('name') as string | undefined));
+        } else {
+          next.set(key, hostFrom(this.vcenter, moId, applyChanges(hostProps(before), HOST_PATHS, update.changeSet ?? []), this.intern));
+        }
         return;
       }
       case 'leave':
@@ -501,22 +565,20 @@ export class InventoryMirror {
     this.version++;
     this.view = undefined;
     const changes: HostChange[] = [];
-    for (const [key, entry] of next) {
-      if (entry.type !== 'HostSystem') continue;
-      const old = previous.get(key);
-      if (old === entry) continue;
-      const after = hostFrom(this.vcenter, key.slice('HostSystem:'.length), entry.props);
-      if (!old) {
+    for (const [key, after] of next) {
+      if (after instanceof ClusterEntry) continue;
+      const before = previous.get(key);
+      if (before === after) continue;
+      if (!before || before instanceof ClusterEntry) {
         changes.push({ vcenter: this.vcenter, kind: 'ADDED', after, fields: [], version: this.version });
         continue;
       }
-      const before = hostFrom(this.vcenter, after.moId, old.props);
       const fields = changedFields(before, after);
       if (fields.length > 0) changes.push({ vcenter: this.vcenter, kind: 'CHANGED', before, after, fields, version: this.version });
     }
-    for (const [key, old] of previous) {
-      if (old.type !== 'HostSystem' || next.has(key)) continue;
-      changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before: hostFrom(this.vcenter, key.slice('HostSystem:'.length), old.props), fields: [], version: this.version });
+    for (const [key, before] of previous) {
+      if (before instanceof ClusterEntry || next.has(key)) continue;
+      changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before, fields: [], version: this.version });
     }
     for (const change of changes) this.events.emit('host', change);
     this.events.emit('update', this.status());
@@ -550,12 +612,12 @@ export class InventoryMirror {
     const hosts: MirrorHost[] = [];
     const byCluster = new Map<string, MirrorHost[]>();
     for (const [key, entry] of this.entries) {
-      const moId = key.slice(key.indexOf(':') + 1);
-      if (entry.type === 'ClusterComputeResource') {
+      if (entry instanceof ClusterEntry) {
+        const moId = key.slice(key.indexOf(':') + 1);
         const ha = this.ha.get(moId);
-        clusters.push({ vcenter, moId, name: (entry.props.get('name') as string | undefined) ?? moId, haEnabled: ha?.haEnabled ?? false, drsEnabled: ha?.drsEnabled ?? false });
+        clusters.push({ vcenter, moId, name: entry.name ?? moId, haEnabled: ha?.haEnabled ?? false, drsEnabled: ha?.drsEnabled ?? false });
       } else {
-        const host = hostFrom(vcenter, moId, entry.props);
+        const host = entry;
         hosts.push(host);
         if (host.parent) {
           const list = byCluster.get(host.parent.value) ?? [];
@@ -606,10 +668,6 @@ export class InventoryMirror {
 
 function keyOf(ref: ManagedObjectReference): string {
   return `${ref.type}:${ref.value}`;
-}
-
-function propsOf(object: ObjectContent): Props {
-  return new Map((object.propSet ?? []).map((p) => [p.name, p.val]));
 }
 
 /** The collector or its version is gone: only a fresh sync helps. */
