@@ -56,7 +56,14 @@ async function timed(url: string, query: string, n: number, sim: SimProcess): Pr
   let bytes = 0;
   await sim.reset();
   for (let i = 0; i < n; i++) {
-    const r = await gql(url, query, undefined, 120_000);
+    let r: Awaited<ReturnType<typeof gql>>;
+    try {
+      r = await gql(url, query, undefined, 120_000);
+    } catch (error) {
+      // A connection lost mid-answer is that run's failure, reported with the others, not the end of the benchmark.
+      errors.add(`client: ${(error as { code?: string }).code ?? String(error)}`);
+      continue;
+    }
     walls.push(r.ms);
     bytes = r.bytes;
     for (const code of errorCodes(r.result)) errors.add(code);
