@@ -106,7 +106,13 @@ if (role === 'sim') {
   handlers.set('start', async (opts: GatewayStart): Promise<string> => {
     const { createGateway } = await import('../src/gateway.ts');
     const createdAt = Date.now();
+    const createdCpu = process.cpuUsage();
     handlers.set('createdAt', () => createdAt);
+    // CPU the gateway spent since it created its mirrors (µs, user + system).
+    handlers.set('cpuSinceCreated', () => {
+      const d = process.cpuUsage(createdCpu);
+      return d.user + d.system;
+    });
     const { withoutCallerLimits } = await import('../src/auth/config.ts');
     // In front of the simulator, as `npm start` is: its depots are allowed.
     const { DEPOT_URLS } = await import('../src/simulator/index.ts');
@@ -118,6 +124,21 @@ if (role === 'sim') {
       depots: { allow: DEPOT_URLS },
       ...(opts.inventoryMirror ? { inventoryMirror: {} } : {}),
     });
+    // Per vCenter, when its mirror turned LIVE and when it applied the filter's first report
+    // (feedVersion set): the sync breakdown of bench/mirror.ts.
+    const timeline = new Map<string, { live?: number; firstReport?: number; objectCount?: number }>();
+    for (const mirror of gateway.mirrors?.list() ?? []) {
+      const entry: { live?: number; firstReport?: number; objectCount?: number } = {};
+      timeline.set(mirror.vcenter, entry);
+      mirror.onUpdate((status) => {
+        if (status.state === 'LIVE' && entry.live === undefined) entry.live = Date.now();
+        if (status.feedVersion !== '' && entry.firstReport === undefined) {
+          entry.firstReport = Date.now();
+          entry.objectCount = status.objectCount;
+        }
+      });
+    }
+    handlers.set('mirrorTimeline', () => Object.fromEntries(timeline));
     const url = await gateway.listen(0, '127.0.0.1');
     // Production waits for nothing, but timing a query while the mirrors still sync would
     // measure the sync: resolve once every vCenter's mirror is LIVE.

@@ -175,6 +175,57 @@ describe('inventory mirror: converges after each kind of change', () => {
   });
 });
 
+describe('inventory mirror: initial sync', () => {
+  let h: Harness;
+  let v: SimulatedVCenter;
+  beforeAll(async () => {
+    // 3 clusters + 12 hosts = 15 objects in pages of 4; long waits keep the follow-up wait open (uncounted).
+    h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 3, hostsPerCluster: 4 } }, undefined, {
+      inventoryMirror: { pageSize: 4, maxWaitSeconds: 120 },
+      client: FAST_CLIENT,
+    });
+    v = h.sim.vcenters[0]!;
+    await converged(h, v);
+  });
+  afterAll(() => h?.close());
+
+  it("builds the initial state from the filter's first report, paged, and makes it current once complete", () => {
+    const status = mirrorOf(h, v).status();
+    // One commit: no partial page was ever the mirror's state.
+    expect(status).toMatchObject({ state: 'LIVE', version: 1, objectCount: 15 });
+    const requests = v.stats().requests;
+    // Pages of 4, 4, 4 and 3 objects: the truncated versions resume the one calculation.
+    expect(requests[WAIT_ROUTE]).toBe(4);
+    expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/CreateFilter']).toBe(1);
+    // The objects are read once, through the filter: no separate RetrievePropertiesEx read.
+    expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/RetrievePropertiesEx']).toBeUndefined();
+    expect(requests['POST /sdk/vim25/{release}/PropertyCollector/{moId}/ContinueRetrievePropertiesEx']).toBeUndefined();
+  });
+
+  it('holds one copy of what hosts share, and a change replaces only the host it concerns', async () => {
+    const mirror = mirrorOf(h, v);
+    const before = mirror.snapshot()!;
+    const connected = before.hosts().filter((x) => x.product);
+    const build = connected[0]!.product!.build;
+    const sameBuild = connected.filter((x) => x.product!.build === build);
+    expect(sameBuild.length).toBeGreaterThan(1);
+    // Hosts on one build share one AboutInfo, hosts of one cluster one parent reference.
+    expect(new Set(sameBuild.map((x) => x.product)).size).toBe(1);
+    const cluster = connected[0]!.parent!.value;
+    expect(new Set(before.hostsOfCluster(cluster).map((x) => x.parent)).size).toBe(1);
+    const changed = connected.find((x) => !x.inMaintenanceMode)!;
+    v.changeInventory({ action: 'enterMaintenance', host: changed.moId });
+    await converged(h, v);
+    const after = mirror.snapshot()!;
+    expect(after.version).toBeGreaterThan(before.version);
+    expect(after.host(changed.moId)).not.toBe(before.host(changed.moId));
+    expect(after.host(changed.moId)).toMatchObject({ inMaintenanceMode: true, product: changed.product });
+    for (const host of before.hosts()) if (host.moId !== changed.moId) expect(after.host(host.moId)).toBe(host);
+    v.changeInventory({ action: 'exitMaintenance', host: changed.moId });
+    await converged(h, v);
+  });
+});
+
 describe('inventory mirror: recovery', () => {
   let h: Harness;
   let v: SimulatedVCenter;

@@ -36,6 +36,13 @@ async function post(path: string, body?: unknown, session = s): Promise<{ status
 
 /** A private collector with one filter over a container view of clusters and hosts; its first UpdateSet read. */
 async function openFeed(): Promise<{ collector: string; version: string; initial: Json }> {
+  const collector = await openFilter();
+  const initial = await waitFor(collector, '');
+  return { collector, version: initial.version, initial };
+}
+
+/** A private collector with one filter over a container view of clusters and hosts (no wait yet). */
+async function openFilter(): Promise<string> {
   const collector = (await post(`${VIM}/PropertyCollector/propertyCollector/CreatePropertyCollector`)).json.value as string;
   const view = (await post(`${VIM}/ViewManager/ViewManager/CreateContainerView`, { container: { _typeName: 'ManagedObjectReference', type: 'Folder', value: 'group-d1' }, type: ['ClusterComputeResource', 'HostSystem'], recursive: true })).json;
   const spec = {
@@ -48,8 +55,7 @@ async function openFeed(): Promise<{ collector: string; version: string; initial
   };
   const filter = await post(`${VIM}/PropertyCollector/${encodeURIComponent(collector)}/CreateFilter`, { spec, partialUpdates: false });
   expect(filter.status).toBe(200);
-  const initial = await waitFor(collector, '');
-  return { collector, version: initial.version, initial };
+  return collector;
 }
 
 async function waitFor(collector: string, version: string, maxWaitSeconds = 5): Promise<Json> {
@@ -235,5 +241,48 @@ describe('simulator: private property collectors', () => {
     expect((await waiting).json).toMatchObject({ _typeName: 'RequestCanceled' });
     expect(v.stats().liveFilters).toBe(filtersBefore - 1);
     expect((await post(`${path}/WaitForUpdatesEx`, { version: '', options: { maxWaitSeconds: 0 } })).json).toMatchObject({ _typeName: 'ManagedObjectNotFound' });
+  });
+});
+
+describe('simulator: the initial change calculation', () => {
+  const maintenanceOf = (set: Json, host: string): unknown =>
+    set.filterSet.flatMap((f: Json) => f.objectSet).find((o: Json) => o.obj.value === host)?.changeSet.find((ch: Json) => ch.name === 'runtime.inMaintenanceMode')?.val._value;
+
+  it('reports a change made between CreateFilter and the first wait', async () => {
+    const collector = await openFilter();
+    const host = v.inventory.hosts.find((h) => h.connectionState === 'connected' && !h.inMaintenanceMode)!.moId;
+    expect((await inventoryChange({ action: 'enterMaintenance', host })).status).toBe(200);
+    const initial = await waitFor(collector, '', 0);
+    expect(maintenanceOf(initial, host)).toBe(true);
+    await inventoryChange({ action: 'exitMaintenance', host });
+  });
+
+  it('resumes a truncated calculation as it was computed: every object once, a change between pages follows as modify', async () => {
+    const collector = await openFilter();
+    const path = `${VIM}/PropertyCollector/${encodeURIComponent(collector)}/WaitForUpdatesEx`;
+    const page = async (version: string) => (await post(path, { version, options: { _typeName: 'WaitOptions', maxWaitSeconds: 0, maxObjectUpdates: 5 } })).json as Json;
+    const first = await page('');
+    expect(first.truncated).toBe(true);
+    const entered = first.filterSet.flatMap((f: Json) => f.objectSet).map((o: Json) => o.obj.value as string);
+    // A host the first page did not carry changes before the calculation resumes.
+    const host = v.inventory.hosts.find((h) => h.connectionState === 'connected' && !h.inMaintenanceMode && !entered.includes(h.moId))!.moId;
+    expect((await inventoryChange({ action: 'enterMaintenance', host })).status).toBe(200);
+    let set = first;
+    let hostMaintenance: unknown;
+    for (let i = 0; i < 10 && set.truncated; i++) {
+      set = await page(set.version);
+      const objects = set.filterSet.flatMap((f: Json) => f.objectSet) as Json[];
+      expect(objects.every((o) => o.kind === 'enter')).toBe(true);
+      entered.push(...objects.map((o) => o.obj.value as string));
+      hostMaintenance ??= maintenanceOf(set, host);
+    }
+    expect(set.truncated).toBeUndefined();
+    expect(entered).toHaveLength(v.inventory.hosts.length + v.inventory.clusters.length);
+    expect(new Set(entered).size).toBe(entered.length);
+    // As computed when the calculation began; the change comes next.
+    expect(hostMaintenance).toBe(false);
+    const next = await waitFor(collector, set.version, 0);
+    expect(summarize(next)).toEqual({ [`modify ${host}`]: ['runtime.inMaintenanceMode=assign'] });
+    await inventoryChange({ action: 'exitMaintenance', host });
   });
 });

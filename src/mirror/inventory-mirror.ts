@@ -5,20 +5,25 @@
  * (CreatePropertyCollector), so that its WaitForUpdatesEx loop does not share a version or
  * waits with the task watcher's loop on the session's default collector.
  *
- * Sync: the initial state is read in pages with RetrievePropertiesEx (plus the REST cluster
- * list for HA/DRS, which the VI/JSON spec subset does not carry), then the filter is created
- * and WaitForUpdatesEx followed from version "" on. The filter's first UpdateSet reports every
- * object as `enter`: it is applied as a reconciliation, which closes the window between the
- * read and the filter's creation. After a transient failure the loop resumes from the last
- * version; after InvalidCollectorVersion, a renewed session (the collector died with the old
- * one), a vanished collector, or once the data was dropped, it resyncs from scratch.
+ * Sync: the filter is created first and its initial change calculation (WaitForUpdatesEx
+ * from the initial version "", which reports every object the filter selects as `enter`) is
+ * the initial state, read in pages of `pageSize` objects (WaitOptions.maxObjectUpdates: each
+ * truncated UpdateSet's version resumes the calculation) and made current only once complete.
+ * This is how govmomi's view/property.Wait build their cache. A RetrievePropertiesEx read
+ * before the filter would carry the same objects a second time (the filter's first report
+ * repeats them all, whatever was read before): at 2,500 hosts per vCenter that doubled the
+ * sync's work on both sides. HA/DRS come from the REST cluster list, read alongside (the
+ * VI/JSON spec subset does not carry them). Then WaitForUpdatesEx is followed from the
+ * report's version. After a transient failure the loop resumes from the last version; after
+ * InvalidCollectorVersion, a renewed session (the collector died with the old one), a
+ * vanished collector, or once the data was dropped, it resyncs from scratch.
  *
  * The mirror imports only the vSphere client and the logger: the GraphQL layer reads it.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import type { AboutInfo, ManagedObjectReference, ObjectContent, ObjectUpdate, UpdateSet, VCenterClient } from '../vsphere/index.ts';
+import type { AboutInfo, ManagedObjectReference, ObjectUpdate, UpdateSet, VCenterClient } from '../vsphere/index.ts';
 import { isUpstreamError, moRef } from '../vsphere/index.ts';
 import { UnplaceableChange, applyChanges } from './apply.ts';
 import type { Props } from './apply.ts';
@@ -95,7 +100,7 @@ export interface InventoryMirrorOptions {
   maxWaitSeconds?: number;
   /** ObjectUpdates per UpdateSet (the rest follows, truncated), default 5,000. */
   maxObjectUpdates?: number;
-  /** Objects per RetrievePropertiesEx page of the initial read, default 2,500. */
+  /** Objects per page of the initial read (maxObjectUpdates of the filter's initial report), default 2,500. */
   pageSize?: number;
   /** Backoff after a failed feed call, doubled per failure up to 8×, default 250 ms. */
   retryDelayMs?: number;
@@ -115,29 +120,85 @@ export interface InventoryMirrorOptions {
   logger?: Logger;
 }
 
+/** Objects per vCenter past which an initial report that keeps saying "truncated" is not finishing (vSphere maxima: 2,500 hosts). */
+const INITIAL_OBJECT_BOUND = 50_000;
+
 export const HOST_PATHS = ['name', 'parent', 'runtime.connectionState', 'runtime.powerState', 'runtime.inMaintenanceMode', 'config.product'] as const;
 export const CLUSTER_PATHS = ['name'] as const;
 
-interface Entry {
-  type: 'HostSystem' | 'ClusterComputeResource';
-  props: Props;
+/** A cluster as the mirror holds it (HA/DRS are joined in from the REST list when read). */
+class ClusterEntry {
+  constructor(readonly name: string | undefined) {}
 }
 
-function hostFrom(vcenter: string, moId: string, p: Props): MirrorHost {
+/**
+ * What the mirror holds per object, keyed "Type:moId": a host as queries read it (built
+ * once per change of the host, not per snapshot), or a cluster's name.
+ */
+type Entry = MirrorHost | ClusterEntry;
+
+/**
+ * One copy of the values many hosts share: their product (AboutInfo, the same for every host
+ * on a build), parent cluster reference and enum strings. Per host, parsed JSON holds its own
+ * copy of each; 2,500 hosts share a handful. Bounded by the distinct values a vCenter reports.
+ */
+class Interner {
+  private readonly products = new Map<string, AboutInfo>();
+  private readonly refs = new Map<string, ManagedObjectReference>();
+  private readonly words = new Map<string, string>();
+
+  product(p: AboutInfo): AboutInfo {
+    const key = JSON.stringify(p);
+    const known = this.products.get(key);
+    if (known) return known;
+    this.products.set(key, p);
+    return p;
+  }
+
+  ref(r: ManagedObjectReference): ManagedObjectReference {
+    const key = `${r.type}:${r.value}`;
+    const known = this.refs.get(key);
+    if (known) return known;
+    this.refs.set(key, r);
+    return r;
+  }
+
+  word<T extends string>(w: T): T {
+    const known = this.words.get(w);
+    if (known) return known as T;
+    this.words.set(w, w);
+    return w;
+  }
+}
+
+function hostFrom(vcenter: string, moId: string, p: Props, intern: Interner): MirrorHost {
   const host: MirrorHost = {
     vcenter,
     moId,
     name: (p.get('name') as string | undefined) ?? moId,
-    connectionState: (p.get('runtime.connectionState') as MirrorHost['connectionState'] | undefined) ?? 'notResponding',
+    connectionState: intern.word((p.get('runtime.connectionState') as MirrorHost['connectionState'] | undefined) ?? 'notResponding'),
     inMaintenanceMode: (p.get('runtime.inMaintenanceMode') as boolean | undefined) ?? false,
   };
   const parent = p.get('parent') as ManagedObjectReference | undefined;
-  if (parent) host.parent = parent;
+  if (parent) host.parent = intern.ref(parent);
   const power = p.get('runtime.powerState') as MirrorHost['powerState'];
-  if (power) host.powerState = power;
+  if (power) host.powerState = intern.word(power);
   const product = p.get('config.product') as AboutInfo | undefined;
-  if (product) host.product = product;
+  if (product) host.product = intern.product(product);
   return host;
+}
+
+/** A host's properties by the filter's paths, to apply a change to. */
+function hostProps(h: MirrorHost): Props {
+  const p: Props = new Map<string, unknown>([
+    ['name', h.name],
+    ['runtime.connectionState', h.connectionState],
+    ['runtime.inMaintenanceMode', h.inMaintenanceMode],
+  ]);
+  if (h.parent) p.set('parent', h.parent);
+  if (h.powerState) p.set('runtime.powerState', h.powerState);
+  if (h.product) p.set('config.product', h.product);
+  return p;
 }
 
 /** The fields a subscriber cares about that differ between two versions of a host. */
@@ -189,6 +250,7 @@ export class InventoryMirror {
   private readonly logger: Logger;
   private readonly events = new EventEmitter();
   private entries = new Map<string, Entry>();
+  private intern = new Interner();
   private ha = new Map<string, { haEnabled: boolean; drsEnabled: boolean }>();
   private state: MirrorState = 'SYNCING';
   private since = new Date();
@@ -336,7 +398,7 @@ export class InventoryMirror {
     }
   }
 
-  /** Full read, then a fresh collector, view and filter whose feed continues from there. */
+  /** A fresh collector, view and filter; the filter's initial report is the full state the feed continues from. */
   private async resync(): Promise<void> {
     const old = this.feed;
     this.feed = undefined;
@@ -357,22 +419,31 @@ export class InventoryMirror {
     );
     const feed: Feed = { generation, collector: collector.value, view: moRef(view.type, view.value), version: '' };
     try {
-      const [objects, clusters] = await Promise.all([
-        this.client.retrieveProperties([filterSpec(feed.view) as never], { maxObjects: this.opts.pageSize }),
+      const [, clusters] = await Promise.all([
+        this.client.invoke('PropertyCollector', feed.collector, 'CreateFilter', { spec: filterSpec(feed.view), partialUpdates: false }, { idempotent: false }),
         this.client.listClusters(),
       ]);
-      if (this.client.sessionGeneration('vim') !== generation) throw new ResyncNeeded('session renewed during the initial read');
       this.ha = new Map(clusters.map((c) => [c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled }]));
-      const entries = new Map<string, Entry>();
-      for (const object of objects) entries.set(keyOf(object.obj), { type: object.obj.type as Entry['type'], props: propsOf(object) });
-      // The full read replaces what the mirror held; commit reports the differences.
-      this.commit(entries);
-      await this.client.invoke('PropertyCollector', feed.collector, 'CreateFilter', { spec: filterSpec(feed.view), partialUpdates: false }, { idempotent: false });
+      // Values of hosts gone since the last sync are not kept.
+      this.intern = new Interner();
+      const initial = await this.readInitialReport(feed);
+      if (initial) {
+        const { entries, newClusters: missing } = initial;
+        // Clusters that appeared between the REST list and the report.
+        if (missing.length > 0) {
+          for (const c of await this.client.listClusters({ clusters: missing })) this.ha.set(c.cluster, { haEnabled: c.ha_enabled, drsEnabled: c.drs_enabled });
+        }
+        // The full read replaces what the mirror held; commit reports the differences.
+        this.commit(entries);
+      } else {
+        // No object in the filter (an empty inventory): the next report from "" is the initial one.
+        this.commit(new Map());
+        feed.initial = new Set();
+      }
     } catch (error) {
       void this.destroyFeed(feed);
       throw error;
     }
-    feed.initial = new Set();
     if (this.closed) {
       await this.destroyFeed(feed);
       return;
@@ -380,6 +451,48 @@ export class InventoryMirror {
     this.feed = feed;
     this.confirmedAt = Date.now();
     this.setState('LIVE');
+  }
+
+  /**
+   * The filter's initial change calculation, page by page (truncated UpdateSets resume it),
+   * as the mirror's entries, with the clusters whose HA/DRS the mirror has not read yet; sets
+   * feed.version to the complete report's version. Undefined
+   * when vCenter reports no object at all (a null UpdateSet).
+   */
+  private async readInitialReport(feed: Feed): Promise<{ entries: Map<string, Entry>; newClusters: string[] } | undefined> {
+    const entries = new Map<string, Entry>();
+    const newClusters: string[] = [];
+    const maxPages = Math.ceil(INITIAL_OBJECT_BOUND / this.opts.pageSize) + 3;
+    let version = '';
+    for (let page = 1; ; page++) {
+      const set = await this.client.invoke<UpdateSet | null>(
+        'PropertyCollector',
+        feed.collector,
+        'WaitForUpdatesEx',
+        // maxWaitSeconds 0: one calculation, answered at once.
+        { version, options: { _typeName: 'WaitOptions', maxWaitSeconds: 0, maxObjectUpdates: this.opts.pageSize } },
+        // A truncated version is good for one call only: never replayed.
+        { idempotent: version === '', sessionBound: true },
+      );
+      if (this.client.sessionGeneration('vim') !== feed.generation) throw new ResyncNeeded('session renewed during the initial read');
+      if (!set) {
+        if (version === '') return undefined;
+        throw new Error(`vCenter ${this.vcenter}: the filter's initial report ended without a complete UpdateSet`);
+      }
+      try {
+        for (const filterUpdate of set.filterSet ?? []) {
+          for (const update of filterUpdate.objectSet ?? []) this.applyObject(entries, update, undefined, newClusters);
+        }
+      } catch (error) {
+        if (error instanceof UnplaceableChange) throw new ResyncNeeded(error.message);
+        throw error;
+      }
+      version = set.version;
+      if (!set.truncated) break;
+      if (page >= maxPages) throw new Error(`vCenter ${this.vcenter}: the filter's initial report is still truncated after ${page} pages of ${this.opts.pageSize}`);
+    }
+    feed.version = version;
+    return { entries, newClusters };
   }
 
   private async waitOnce(feed: Feed): Promise<void> {
@@ -438,23 +551,31 @@ export class InventoryMirror {
     this.commit(next);
   }
 
-  private applyObject(next: Map<string, Entry>, update: ObjectUpdate, feed: Feed, newClusters: string[]): void {
+  private applyObject(next: Map<string, Entry>, update: ObjectUpdate, feed: Feed | undefined, newClusters: string[]): void {
     const key = keyOf(update.obj);
     const type = update.obj.type;
     if (type !== 'HostSystem' && type !== 'ClusterComputeResource') return;
-    const paths = type === 'HostSystem' ? HOST_PATHS : CLUSTER_PATHS;
+    const moId = update.obj.value;
     switch (update.kind) {
       case 'enter': {
-        feed.initial?.add(key);
+        feed?.initial?.add(key);
         // An enter carries the object's whole state.
-        next.set(key, { type, props: applyChanges(new Map(), paths, update.changeSet ?? []) });
-        if (type === 'ClusterComputeResource' && !this.ha.has(update.obj.value)) newClusters.push(update.obj.value);
+        if (type === 'HostSystem') next.set(key, hostFrom(this.vcenter, moId, applyChanges(new Map(), HOST_PATHS, update.changeSet ?? []), this.intern));
+        else {
+          next.set(key, new ClusterEntry(applyChanges(new Map(), CLUSTER_PATHS, update.changeSet ?? []).get('name') as string | undefined));
+          if (!this.ha.has(moId)) newClusters.push(moId);
+        }
         return;
       }
       case 'modify': {
         const before = next.get(key);
         if (!before) throw new ResyncNeeded(`modify of ${key}, which the mirror does not hold`);
-        next.set(key, { type, props: applyChanges(before.props, paths, update.changeSet ?? []) });
+        if (before instanceof ClusterEntry) {
+          const props: Props = before.name === undefined ? new Map() : new Map([['name', before.name]]);
+          next.set(key, new ClusterEntry(applyChanges(props, CLUSTER_PATHS, update.changeSet ?? []).get('name') as string | undefined));
+        } else {
+          next.set(key, hostFrom(this.vcenter, moId, applyChanges(hostProps(before), HOST_PATHS, update.changeSet ?? []), this.intern));
+        }
         return;
       }
       case 'leave':
@@ -472,22 +593,20 @@ export class InventoryMirror {
     this.version++;
     this.view = undefined;
     const changes: HostChange[] = [];
-    for (const [key, entry] of next) {
-      if (entry.type !== 'HostSystem') continue;
-      const old = previous.get(key);
-      if (old === entry) continue;
-      const after = hostFrom(this.vcenter, key.slice('HostSystem:'.length), entry.props);
-      if (!old) {
+    for (const [key, after] of next) {
+      if (after instanceof ClusterEntry) continue;
+      const before = previous.get(key);
+      if (before === after) continue;
+      if (!before || before instanceof ClusterEntry) {
         changes.push({ vcenter: this.vcenter, kind: 'ADDED', after, fields: [], version: this.version });
         continue;
       }
-      const before = hostFrom(this.vcenter, after.moId, old.props);
       const fields = changedFields(before, after);
       if (fields.length > 0) changes.push({ vcenter: this.vcenter, kind: 'CHANGED', before, after, fields, version: this.version });
     }
-    for (const [key, old] of previous) {
-      if (old.type !== 'HostSystem' || next.has(key)) continue;
-      changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before: hostFrom(this.vcenter, key.slice('HostSystem:'.length), old.props), fields: [], version: this.version });
+    for (const [key, before] of previous) {
+      if (before instanceof ClusterEntry || next.has(key)) continue;
+      changes.push({ vcenter: this.vcenter, kind: 'REMOVED', before, fields: [], version: this.version });
     }
     // Caches first, so that a subscriber reading on an event already reads past the change.
     if (changes.length > 0) this.events.emit('changes', changes);
@@ -524,12 +643,12 @@ export class InventoryMirror {
     const hosts: MirrorHost[] = [];
     const byCluster = new Map<string, MirrorHost[]>();
     for (const [key, entry] of this.entries) {
-      const moId = key.slice(key.indexOf(':') + 1);
-      if (entry.type === 'ClusterComputeResource') {
+      if (entry instanceof ClusterEntry) {
+        const moId = key.slice(key.indexOf(':') + 1);
         const ha = this.ha.get(moId);
-        clusters.push({ vcenter, moId, name: (entry.props.get('name') as string | undefined) ?? moId, haEnabled: ha?.haEnabled ?? false, drsEnabled: ha?.drsEnabled ?? false });
+        clusters.push({ vcenter, moId, name: entry.name ?? moId, haEnabled: ha?.haEnabled ?? false, drsEnabled: ha?.drsEnabled ?? false });
       } else {
-        const host = hostFrom(vcenter, moId, entry.props);
+        const host = entry;
         hosts.push(host);
         if (host.parent) {
           const list = byCluster.get(host.parent.value) ?? [];
@@ -580,10 +699,6 @@ export class InventoryMirror {
 
 function keyOf(ref: ManagedObjectReference): string {
   return `${ref.type}:${ref.value}`;
-}
-
-function propsOf(object: ObjectContent): Props {
-  return new Map((object.propSet ?? []).map((p) => [p.name, p.val]));
 }
 
 /** The collector or its version is gone: only a fresh sync helps. */

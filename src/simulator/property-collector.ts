@@ -212,9 +212,15 @@ function objectContent(entry: Collected): ObjectContentJson {
     return content;
   }
   const propSet: unknown[] = [];
+  // Each top-level property is built once per object, however many of its paths are asked
+  // ("runtime.connectionState", "runtime.powerState", ...).
+  const tops = new Map<string, VimValue | undefined>();
   for (const name of [...names].sort()) {
     const [top = '', ...rest] = name.split('.');
-    const lookup = lookupPath(entry.obj.get(top), rest, knownFields);
+    let root: VimValue | undefined;
+    if (tops.has(top)) root = tops.get(top);
+    else tops.set(top, (root = entry.obj.get(top)));
+    const lookup = lookupPath(root, rest, knownFields);
     if (!lookup.found) throw fault.invalidProperty(name);
     if (lookup.value === undefined) continue; // unset optional property: omitted
     propSet.push({ _typeName: 'DynamicProperty', name, val: toBoxed(lookup.value) });

@@ -4,7 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MoRef } from './inventory.ts';
 import type { ObjectContentJson } from './property-collector.ts';
-import type { FilterState } from './updates.ts';
+import type { FilterState, SuspendedUpdate } from './updates.ts';
 
 export interface RestSession {
   id: string;
@@ -41,6 +41,11 @@ export interface CollectorState {
   updateVersion: number;
   /** Bumped by CancelWaitForUpdates to end waits in progress */
   waitGeneration: number;
+  /**
+   * The rest of the last change calculation when it was truncated (maxObjectUpdates): per
+   * filter, the ObjectUpdates not handed out yet. The truncated version resumes it, once.
+   */
+  suspended?: { version: string; pending: Map<string, SuspendedUpdate[]> };
 }
 
 export const DEFAULT_COLLECTOR = 'propertyCollector';
