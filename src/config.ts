@@ -210,12 +210,15 @@ export function configFileSchema(baseDir: string, env: NodeJS.ProcessEnv) {
     graphiql: boolean().optional(),
     vcenters: list(vcenter)
       .superRefine((list, ctx) => {
+        // Runs even when an entry failed its own checks: its name may be anything then.
         const seen = new Set<string>();
-        list.forEach((vc, i) => {
-          if (seen.has(vc.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${vc.name}" is used twice: names must be unique (they are part of every global ID)` });
-          seen.add(vc.name);
+        (list as unknown[]).forEach((vc, i) => {
+          const name = (vc as { name?: unknown } | null)?.name;
+          if (typeof name !== 'string') return;
+          if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${name}" is used twice: names must be unique (they are part of every global ID)` });
+          seen.add(name);
         });
-      })
+      }, always)
       .optional(),
     simulator: section({
       vcenters: integer(1, 15).optional(),

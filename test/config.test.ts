@@ -95,6 +95,98 @@ describe('configuration', () => {
   });
 });
 
+/** Every problem a configuration has, as loadConfig reports them (one per line). */
+function problemsOf(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(argv, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  return [];
+}
+
+describe('the configuration schema', () => {
+  it('names the file and the full key path of an unknown key at any depth, with the closest known keys', () => {
+    const file = configFile({
+      vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', pasword: 'oops' }],
+      auth: { jwt: { issuer: 'i', audience: 'a', jwksUri: 'https://idp/certs', roles: { viewer: ['v'], operaters: ['o'] } } },
+      metrics: { prot: 9464 },
+      grahpiql: false,
+      somethingElse: 1,
+    });
+    expect(problemsOf(['--config', file], { X: 'x' })).toEqual([
+      `${file}: unknown key "vcenters[0].pasword" (did you mean "passwordEnv" or "passwordFile"?)`,
+      `${file}: unknown key "auth.jwt.roles.operaters" (did you mean "operator"?)`,
+      `${file}: unknown key "metrics.prot" (did you mean "port"?)`,
+      `${file}: unknown key "grahpiql" (did you mean "graphiql"?)`,
+      `${file}: unknown key "somethingElse"`,
+    ]);
+  });
+
+  it('names the key, the expected type and the file for a wrong type; numbers must be JSON numbers', () => {
+    const file = configFile({ port: '4000', vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', insecure: 'yes', timeoutMs: 50 }], cors: { origins: 'https://a.example' } });
+    expect(problemsOf(['--config', file], { X: 'x' })).toEqual([
+      `${file}: port must be an integer from 0 to 65535, got "4000"`,
+      `${file}: vcenters[0].insecure must be a boolean (true or false), got "yes"`,
+      `${file}: vcenters[0].timeoutMs must be an integer from 100 to 600000, got 50`,
+      `${file}: cors.origins must be a list (a JSON array), got "https://a.example"`,
+    ]);
+    const list = configFile([]);
+    expect(problemsOf(['--config', list])).toEqual([`${list} must be an object, got a list`]);
+  });
+
+  it('reports every problem at once: structure, cross-field rules and unreadable files', () => {
+    const file = configFile({
+      vcenters: [
+        { name: 'a', url: 'https://a', username: 'u', passwordFile: 'missing-password' },
+        { name: 'a', url: 'http://b', username: 'u', passwordEnv: 'X', passwordFile: 'also-missing', caPin: true },
+      ],
+      callerLimits: { burst: 0 },
+      depots: { allow: ['depot.example/'] },
+    });
+    expect(problemsOf(['--config', file, '--port', 'abc'], { X: 'x', METRICS_PORT: '99999' })).toEqual([
+      '--port must be an integer from 0 to 65535, got "abc"',
+      'METRICS_PORT (environment) must be an integer from 0 to 65535, got "99999"',
+      `${file}: vcenters[0].passwordFile: cannot read ${join(dir, 'missing-password')} (ENOENT)`,
+      `${file}: vcenters[1].passwordFile: cannot read ${join(dir, 'also-missing')} (ENOENT)`,
+      `${file}: vcenters[1]: set passwordEnv or passwordFile, not both`,
+      `${file}: vcenters[1].url is http://: the password and session ids would travel unencrypted; use https:// or set allowPlaintext: true`,
+      `${file}: vcenters[1].caPin needs caFile: it trusts only that CA`,
+      `${file}: vcenters[1].name: "a" is used twice: names must be unique (they are part of every global ID)`,
+      `${file}: callerLimits.burst must be an integer from 1 to 100000, got 0`,
+      `${file}: depots.allow: depot prefix "depot.example/" is not a URL`,
+    ]);
+  });
+
+  it('names the flag or the variable a bad value came from; LOG_LEVEL is checked too', () => {
+    expect(problemsOf(['--sim-hosts', '0'])).toEqual(['--sim-hosts must be an integer from 1 to 96, got "0"']);
+    expect(problemsOf([], { PORT: '-1' })).toEqual(['PORT (environment) must be an integer from 0 to 65535, got "-1"']);
+    expect(problemsOf([], { CORS_ORIGINS: 'https://ok.example,https://bad.example/path' })).toEqual([
+      'CORS_ORIGINS (environment): [1]: "https://bad.example/path" is not an origin (scheme://host[:port], no path)',
+    ]);
+    expect(problemsOf([], { LOG_LEVEL: 'verbose' })).toEqual(['LOG_LEVEL (environment) must be "debug", "info", "warn" or "error", got "verbose"']);
+    // The flag wins over its variable, and only the value used is checked.
+    expect(loadConfig(['--port', '4100'], { PORT: 'nonsense' }).port).toBe(4100);
+  });
+
+  it('takes the metrics port from the file, the flag or METRICS_PORT; its host defaults to the listen address', () => {
+    expect(loadConfig([], {}).metrics).toBeUndefined();
+    expect(loadConfig(['--metrics-port', '9464'], {}).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(loadConfig(['--host', '::1'], { METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '::1' });
+    const file = configFile({ metrics: { port: 9100, host: '127.0.0.2' } });
+    expect(loadConfig(['--config', file], {}).metrics).toEqual({ port: 9100, host: '127.0.0.2' });
+    expect(loadConfig(['--config', file, '--metrics-port', '9200'], {}).metrics).toEqual({ port: 9200, host: '127.0.0.2' });
+    expect(problemsOf(['--metrics-port', '4000'])).toEqual(['metrics.port 4000 is the GraphQL port: choose another, or leave it out to serve /metrics on the GraphQL port']);
+    expect(problemsOf(['--metrics-host', '0.0.0.0'])).toEqual(['metrics.host (--metrics-host, METRICS_HOST) needs metrics.port: without it /metrics is on the GraphQL port']);
+  });
+
+  it('passes the mirror settings on, and only those given', () => {
+    expect(loadConfig([], {}).mirror).toEqual({});
+    expect(loadConfig(['--config', configFile({ mirror: { staleMaxAgeMs: 60_000, pageSize: 500 } })], {}).mirror).toEqual({ staleMaxAgeMs: 60_000, pageSize: 500 });
+  });
+});
+
 describe('a configured vCenter (the standalone simulator with its CA file)', () => {
   let sim: Simulator;
   beforeAll(async () => {
