@@ -192,17 +192,17 @@ export function configFileSchema(baseDir: string, env: NodeJS.ProcessEnv) {
     );
 
   const trustedDocuments = section({
-    manifest: text(),
+    // Read here, not in the section's transform, so that a bad `enforce` does not hide a bad manifest.
+    manifest: text().transform((manifest, ctx) => {
+      try {
+        return loadTrustedDocuments(resolve(baseDir, manifest), 'all').documents;
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
     enforce: oneOf(['all', 'viewers']).optional(),
-  }).transform(({ manifest, enforce = 'all' }, ctx) => {
-    const file = resolve(baseDir, manifest);
-    try {
-      return loadTrustedDocuments(file, enforce);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['manifest'], message: (error as Error).message });
-      return z.NEVER;
-    }
-  });
+  }).transform(({ manifest, enforce = 'all' }): TrustedDocuments => ({ documents: manifest, enforce }));
 
   return section({
     port: integer(0, 65_535).optional(),
