@@ -123,7 +123,10 @@ function shapeAt(schema: z.ZodType, path: readonly PropertyKey[]): Record<string
 /** Every key path the schema accepts, lists written `vcenters[].name`: what the README must document. */
 export function schemaKeyPaths(schema: z.ZodType, prefix = ''): string[] {
   const node = unwrap(schema);
-  if (node instanceof z.ZodArray) return schemaKeyPaths(node.element as z.ZodType, `${prefix}[]`);
+  if (node instanceof z.ZodArray) {
+    // A list of objects has keys of its own (`vcenters[].name`); a list of strings is one key.
+    return unwrap(node.element as z.ZodType) instanceof z.ZodObject ? schemaKeyPaths(node.element as z.ZodType, `${prefix}[]`) : [prefix];
+  }
   if (!(node instanceof z.ZodObject)) return [prefix];
   return Object.entries(node.shape as Record<string, z.ZodType>).flatMap(([key, child]) => schemaKeyPaths(child, prefix ? `${prefix}.${key}` : key));
 }

@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_SIMULATOR, loadConfig } from '../src/config.ts';
+import { COMMAND_LINE, ConfigError, DEFAULT_SIMULATOR, configFileSchema, loadConfig } from '../src/config.ts';
+import { schemaKeyPaths } from '../src/config-kit.ts';
 import { createGateway } from '../src/gateway.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import type { Simulator } from '../src/simulator/index.ts';
@@ -184,6 +185,32 @@ describe('the configuration schema', () => {
   it('passes the mirror settings on, and only those given', () => {
     expect(loadConfig([], {}).mirror).toEqual({});
     expect(loadConfig(['--config', configFile({ mirror: { staleMaxAgeMs: 60_000, pageSize: 500 } })], {}).mirror).toEqual({ staleMaxAgeMs: 60_000, pageSize: 500 });
+  });
+});
+
+describe('the README configuration reference', () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  const reference = readme.slice(readme.indexOf('### Configuration reference'), readme.indexOf('\n## ', readme.indexOf('### Configuration reference')));
+  /** The table rows under a heading of the reference, split into cells. */
+  const rows = (heading: string) => {
+    const start = reference.indexOf(heading);
+    expect(start, heading).toBeGreaterThan(-1);
+    const table = reference.slice(start).split('\n\n')[1]!;
+    return table.split('\n').slice(2).filter((line) => line.startsWith('|')).map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+  };
+
+  it('documents every file key of the schema, and no key the schema does not have', () => {
+    const documented = rows('#### File keys').map(([key]) => /^`([^`]+)`$/.exec(key!)?.[1] ?? `not a key: ${key}`);
+    expect(documented.toSorted()).toEqual(schemaKeyPaths(configFileSchema('/', {})).toSorted());
+  });
+
+  it('documents every flag and environment variable the gateway reads, and the file key each one sets', () => {
+    const documented = rows('#### Flags and environment variables').map(([flag, env, key]) => ({
+      flag: /^`--([a-z-]+)/.exec(flag!)?.[1],
+      env: /^`([A-Z_]+)`$/.exec(env!)?.[1],
+      key: /^`([^`]+)`$/.exec(key!)?.[1],
+    }));
+    expect(documented).toEqual(COMMAND_LINE.map(({ flag, env, key }) => ({ flag, env, key })));
   });
 });
 
