@@ -56,8 +56,11 @@ export const refused = (reason: string) => {
   return schema.optional();
 };
 
-/** Runs a cross-field check even when some fields failed their own checks, so every problem shows at once. */
-export const always = { when: () => true } as const;
+/**
+ * Runs a cross-field check even when some fields failed their own checks, so every problem shows
+ * at once; the check then sees those fields as given, so it must check their types itself.
+ */
+export const always = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
 
 /** A file path (relative to the configuration file's folder) read as UTF-8 text. */
 export const fileText = (baseDir: string) =>

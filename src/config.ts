@@ -83,7 +83,7 @@ interface CommandLineSetting {
   help: string;
 }
 
-/** Every flag and environment variable the gateway reads (the usage text and the README come from this list). */
+/** Every flag and environment variable the gateway reads: the usage text comes from this list, and a test holds the README to it. */
 export const COMMAND_LINE: readonly CommandLineSetting[] = [
   { flag: 'config', argument: 'FILE', env: 'GATEWAY_CONFIG', help: 'JSON configuration file; without vcenters in it the embedded simulator starts' },
   { flag: 'check-config', argument: 'FILE', help: 'validate FILE with the other flags and the environment, print a summary and exit (0: valid)' },
@@ -211,6 +211,7 @@ export function configFileSchema(baseDir: string, env: NodeJS.ProcessEnv) {
     vcenters: list(vcenter)
       .superRefine((list, ctx) => {
         // Runs even when an entry failed its own checks: its name may be anything then.
+        if (!Array.isArray(list)) return;
         const seen = new Set<string>();
         (list as unknown[]).forEach((vc, i) => {
           const name = (vc as { name?: unknown } | null)?.name;
@@ -243,15 +244,14 @@ export function configFileSchema(baseDir: string, env: NodeJS.ProcessEnv) {
 
 type ConfigFile = z.output<ReturnType<typeof configFileSchema>>;
 
-const portText = () => z.string().trim().regex(/^\d+$/, { error: 'must be an integer from 0 to 65535' }).transform(Number).pipe(integer(0, 65_535));
 const intText = (min: number, max: number) =>
   z.string().trim().regex(/^-?\d+$/, { error: `must be an integer from ${min} to ${max}` }).transform(Number).pipe(integer(min, max));
 
 /** How each flag's (and its variable's) text becomes a value. */
 const FLAG_VALUES = {
-  port: portText(),
+  port: intText(0, 65_535),
   host: text(),
-  'metrics-port': portText(),
+  'metrics-port': intText(0, 65_535),
   'metrics-host': text(),
   'sim-vcenters': intText(1, 15),
   'sim-datacenters': intText(1, 50),
@@ -335,7 +335,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       }
     }
   }
-  if (!file) throw new ConfigError(problems);
+  // The rules below combine values: with one of them wrong they would only add noise.
+  if (!file || problems.length > 0) throw new ConfigError(problems);
 
   const host = flags.host ?? file.host ?? '127.0.0.1';
   const port = flags.port ?? file.port ?? 4000;
@@ -353,17 +354,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     problems.push(error.message);
   }
 
-  const simulatorFlags: [keyof FlagValues, keyof SimulatorConfig][] = [
-    ['sim-vcenters', 'vcenters'],
-    ['sim-datacenters', 'datacentersPerVcenter'],
-    ['sim-clusters', 'clustersPerDatacenter'],
-    ['sim-hosts', 'hostsPerCluster'],
-    ['sim-seed', 'seed'],
-    ['sim-latency', 'latencyMs'],
-    ['sim-port', 'basePort'],
-  ];
   const simulator: SimulatorConfig = { ...DEFAULT_SIMULATOR, ...definedOnly(file.simulator ?? {}) };
-  for (const [flag, key] of simulatorFlags) if (flags[flag] !== undefined) simulator[key] = flags[flag] as number;
+  for (const { flag, key } of COMMAND_LINE) {
+    const value = flags[flag as keyof FlagValues];
+    if (key?.startsWith('simulator.') && value !== undefined) simulator[key.slice('simulator.'.length) as keyof SimulatorConfig] = value as number;
+  }
 
   const metricsPort = flags['metrics-port'] ?? file.metrics?.port;
   const metricsHost = flags['metrics-host'] ?? file.metrics?.host;

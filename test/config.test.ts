@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_LINE, ConfigError, DEFAULT_SIMULATOR, configFileSchema, loadConfig } from '../src/config.ts';
-import { schemaKeyPaths } from '../src/config-kit.ts';
+import { describeIssues, schemaKeyPaths } from '../src/config-kit.ts';
 import { createGateway } from '../src/gateway.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import type { Simulator } from '../src/simulator/index.ts';
@@ -65,6 +65,7 @@ describe('configuration', () => {
     ['not a URL', { vcenters: [{ name: 'a', url: 'vc.example.com', username: 'u', passwordEnv: 'X' }] }, /not a URL/],
     ['missing name', { vcenters: [{ url: 'https://a', username: 'u', passwordEnv: 'X' }] }, /name/],
     ['vcenters not a list', { vcenters: {} }, /array/],
+    ['a vCenter entry that is not an object', { vcenters: [null, 'vc-b'] }, /vcenters\[0\] must be an object, got null\n.*vcenters\[1\] must be an object, got "vc-b"/],
   ])('refuses a config with %s, saying what is wrong', (_label, content, message) => {
     const file = configFile(content);
     expect(() => loadConfig(['--config', file], { X: 'x' })).toThrow(ConfigError);
@@ -185,6 +186,55 @@ describe('the configuration schema', () => {
   it('passes the mirror settings on, and only those given', () => {
     expect(loadConfig([], {}).mirror).toEqual({});
     expect(loadConfig(['--config', configFile({ mirror: { staleMaxAgeMs: 60_000, pageSize: 500 } })], {}).mirror).toEqual({ staleMaxAgeMs: 60_000, pageSize: 500 });
+  });
+});
+
+describe('any JSON value at any key', () => {
+  it('is accepted or refused with a problem naming that key, never a crash', () => {
+    const caFile = join(dir, 'any-ca.pem');
+    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    const manifest = join(dir, 'any-manifest.json');
+    writeFileSync(manifest, JSON.stringify({ abc: 'query A { clusters { totalCount } }' }));
+    // Every section present, so that every key path exists to be replaced.
+    const full = {
+      port: 4000, host: '127.0.0.1', graphiql: true,
+      vcenters: [{ name: 'a', url: 'https://a', username: 'u', passwordEnv: 'X', caFile, caPin: false, insecure: false, allowPlaintext: false, timeoutMs: 1000, maxConcurrentRequests: 4 }],
+      simulator: { vcenters: 1, datacentersPerVcenter: 1, clustersPerDatacenter: 1, hostsPerCluster: 1, seed: 1, latencyMs: 0, basePort: 0 },
+      auth: {
+        mode: 'vcenter', allowAnonymous: false, realm: 'r', passthrough: { maxUsers: 10, idleSeconds: 60 },
+        jwt: { issuer: 'i', audience: 'a', jwksUri: 'https://idp/certs', caFile, clockToleranceSec: 1, algorithms: ['RS256'], rolesClaim: 'g', roles: { viewer: ['v'], operator: ['o'] }, subjectClaim: 's', timeoutMs: 1000, refreshCooldownMs: 1, failureBackoffMs: 1, jwksMaxAgeMs: 1, maxJwksBytes: 1, maxJwksKeys: 1 },
+      },
+      cors: { origins: ['https://a.example'] },
+      callerLimits: { requestsPerSecond: 1, burst: 1, webSocketsPerCaller: 1, connectionInitWaitTimeoutMs: 1000, failedLoginBurst: 1 },
+      depots: { allow: ['https://depot.example/'], allowCmdOption: false, allowProxy: false, maxFetchesPerCall: 1 },
+      trustedDocuments: { manifest, enforce: 'all' },
+      metrics: { port: 9464, host: '127.0.0.1' },
+      mirror: { staleMaxAgeMs: 1000, maxWaitSeconds: 1, pageSize: 100 },
+    };
+    expect(() => loadConfig(['--config', configFile(full)], { X: 'x' })).not.toThrow();
+    // The file's schema directly (one instance; building it costs tens of ms): loadConfig's
+    // later rules only see values this schema accepted.
+    const schema = configFileSchema(dir, { X: 'x' });
+    // Every key and every section above it (`auth.jwt.roles`, `auth.jwt`, `auth`, `vcenters[]`, `vcenters`).
+    const leaves = schemaKeyPaths(schema).filter((p) => p !== 'vcenters[].password');
+    const paths = [...new Set(leaves.flatMap((p) => p.split('.').map((_, i, steps) => steps.slice(0, i + 1).join('.'))).flatMap((p) => (p.endsWith('[]') ? [p, p.slice(0, -2)] : [p])))];
+    let refusals = 0;
+    for (const path of paths) {
+      for (const value of [null, -1, 1.5, '', 'text', [], [1], {}, true]) {
+        const copy = structuredClone(full) as Record<string, any>;
+        const steps = path.replace('[]', '.0').split('.');
+        let node = copy;
+        for (const step of steps.slice(0, -1)) node = node[step];
+        node[steps.at(-1)!] = value;
+        const parsed = schema.safeParse(copy);
+        if (parsed.success) continue;
+        const problems = describeIssues('config.json', schema, copy, parsed.error.issues);
+        expect(problems.join('\n'), `${path} = ${JSON.stringify(value)}`).toMatch(new RegExp(`^config\\.json: (unknown key ")?${path.replace('[]', '[0]').replace(/[.[\]]/g, '\\$&')}`, 'm'));
+        refusals++;
+      }
+    }
+    // Most replacements are wrong types: a schema that let them through would show here.
+    expect(refusals).toBeGreaterThan(leaves.length * 7);
   });
 });
 
