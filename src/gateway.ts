@@ -64,6 +64,11 @@ export interface GatewayOptions {
    * tests); off without it. The gateway flushes and shuts it down when it closes.
    */
   tracing?: Tracing | undefined;
+  /**
+   * Serve /metrics on a listener of its own (opened by listen(), closed by close()) and answer
+   * 404 for it on the GraphQL port; default: /metrics on the GraphQL port.
+   */
+  metrics?: { port: number; host?: string };
 }
 
 export interface GatewayLoad extends WebSocketDiagnostics {
@@ -80,7 +85,9 @@ export interface Gateway {
   mirrors?: InventoryMirrors;
   /** Open client connections and WebSocket state (diagnostics and tests). */
   load(): GatewayLoad;
-  /** Listens and resolves with the URL of the GraphQL endpoint. */
+  /** The metrics-only listener, when the options ask for one. */
+  metricsServer?: Server;
+  /** Listens (and opens the metrics listener) and resolves with the URL of the GraphQL endpoint. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops listening, waits up to graceMs for in-flight requests, then logs out of every vCenter. */
   close(graceMs?: number): Promise<void>;
@@ -100,6 +107,7 @@ export function createGateway({
   depots,
   trustedDocuments,
   tracing,
+  metrics: metricsListen,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -107,7 +115,8 @@ export function createGateway({
     if (names.has(vc.name)) throw new Error(`Two vCenters are named "${vc.name}"; names must be unique`);
     names.add(vc.name);
   }
-  const ops = createOps({ logger, graphqlEndpoint: '/graphql', graphiql: graphiql && GRAPHIQL_OPTIONS, tracing });
+  const ops = createOps({ logger, graphqlEndpoint: '/graphql', graphiql: graphiql && GRAPHIQL_OPTIONS, tracing, separateMetrics: metricsListen !== undefined });
+  const metricsServer = metricsListen ? createServer(ops.metricsListener()) : undefined;
   const observeUpstreamCall: VCenterClientOptions['onUpstreamCall'] = tracing
     ? (call) => {
         ops.metrics.observeUpstreamCall(call);
@@ -177,22 +186,21 @@ export function createGateway({
     upstreams,
     scans,
     ...(mirrors ? { mirrors } : {}),
+    ...(metricsServer ? { metricsServer } : {}),
     load: () => ({ connections: connections.open(), ...graphqlWs.diagnostics() }),
-    listen(port, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const address = server.address() as AddressInfo;
-          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve(`http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`);
-        });
-      });
+    async listen(port, host = '127.0.0.1') {
+      const address = await listenOn(server, port, host);
+      if (metricsServer && metricsListen) await listenOn(metricsServer, metricsListen.port, metricsListen.host ?? host);
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`;
     },
     async close(graceMs = 5_000) {
-      // 1. Stop accepting; idle keep-alive connections go now.
+      // 1. Stop accepting; idle keep-alive connections go now. Scrapes are short: the metrics
+      //    listener's connections are cut at once.
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      const metricsClosed = metricsServer?.listening ? new Promise<void>((resolve) => metricsServer.close(() => resolve())) : undefined;
+      metricsServer?.closeAllConnections();
       // 2. Complete every subscription (SSE streams end with `complete`, WebSocket clients
       //    get a normal close), which also ends the watch loops and destroys their filters.
       for (const socket of webSockets.clients) socket.close(1001, 'gateway shutting down');
@@ -205,7 +213,7 @@ export function createGateway({
         server.closeAllConnections();
         for (const socket of webSockets.clients) socket.terminate();
       }, graceMs);
-      await drained;
+      await Promise.all([drained, metricsClosed]);
       clearTimeout(cut);
       clearInterval(reap);
       // 4. Log out of every vCenter (every passthrough user's sessions too).
@@ -215,6 +223,16 @@ export function createGateway({
       await tracing?.shutdown().catch((error: unknown) => logger.warn('could not export the last traces', { error }));
     },
   };
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
 }
 
 /** Refused logins per address per second, once its burst (callerLimits.failedLoginBurst) is spent. */

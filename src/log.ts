@@ -9,9 +9,10 @@ import { pino } from 'pino';
 import type { Logger as PinoLogger } from 'pino';
 import { currentOperation } from './operation-context.ts';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const LEVELS: ReadonlySet<string> = new Set<LogLevel>(['debug', 'info', 'warn', 'error']);
+const LEVELS: ReadonlySet<string> = new Set<LogLevel>(LOG_LEVELS);
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|session[-_]?id|cookie/i;
 

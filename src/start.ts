@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     config = loadConfig(process.argv.slice(2));
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.stderr.write(`Configuration error:\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
       process.exit(2);
     }
     throw error;
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     auth: config.auth,
     graphiql: config.graphiql,
     depots: config.depots,
-    inventoryMirror: {},
+    inventoryMirror: config.mirror,
+    ...(config.metrics ? { metrics: config.metrics } : {}),
     ...(config.trustedDocuments ? { trustedDocuments: config.trustedDocuments } : {}),
   });
   if (config.trustedDocuments) {
@@ -76,7 +77,9 @@ async function main(): Promise<void> {
   }
   const url = await gateway.listen(config.port, config.host);
   const shown = url.replace('//127.0.0.1:', '//localhost:');
-  logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name) });
+  const metricsAddress = gateway.metricsServer?.address();
+  const metricsAt = metricsAddress && typeof metricsAddress === 'object' ? { metrics: `http://${metricsAddress.family === 'IPv6' ? `[${metricsAddress.address}]` : metricsAddress.address}:${metricsAddress.port}/metrics` } : {};
+  logger.info('gateway ready', { url: shown, vcenters: vcenters.map((v) => v.name), ...metricsAt });
   process.stdout.write(`\nvSphere GraphQL gateway: ${config.graphiql ? 'GraphiQL' : 'GraphQL'} at ${shown}\n\n`);
 
   let stopping = false;

@@ -181,7 +181,8 @@ describe('no identity off loopback', () => {
   });
 
   it('rejects unknown auth modes, bad origins and unknown keys by name', () => {
-    expect(() => loadConfig(['--auth', 'ldap'], {})).toThrow(/auth mode "ldap"/);
+    expect(() => loadConfig(['--auth', 'ldap'], {})).toThrow('--auth must be "none", "vcenter" or "jwt", got "ldap"');
+    expect(() => loadConfig([], { GATEWAY_AUTH: 'ldap' })).toThrow('GATEWAY_AUTH (environment) must be "none", "vcenter" or "jwt", got "ldap"');
     expect(() => loadConfig(['--cors-origin', 'https://a.example/path'], {})).toThrow(/not an origin/);
     expect(() => loadConfig(['--auth', 'jwt'], {})).toThrow(/auth.jwt/);
     const jwtWith = (algorithms: string[]) => {

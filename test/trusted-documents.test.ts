@@ -158,10 +158,10 @@ describe('trusted documents configuration', () => {
         return (error as Error).message;
       }
     };
-    expect(attempt({ manifest: MANIFEST, enforce: 'all', manfest: 'x' })).toMatch(/trustedDocuments: unknown key manfest/);
+    expect(attempt({ manifest: MANIFEST, enforce: 'all', manfest: 'x' })).toMatch(/\.json: unknown key "trustedDocuments\.manfest" \(did you mean "manifest"\?\)$/);
     expect(attempt({ manifest: MANIFEST, enforce: 'anyone' })).toMatch(/enforce must be "all" or "viewers"/);
     expect(attempt({ enforce: 'all' })).toMatch(/trustedDocuments.manifest must be a non-empty string/);
-    expect(attempt({ manifest: 'missing.json' })).toMatch(/trustedDocuments.manifest .*missing.json/);
+    expect(attempt({ manifest: 'missing.json' })).toMatch(/\.json: trustedDocuments\.manifest: cannot read \/.*\/missing\.json \(ENOENT\)$/);
     const notAManifest = join(dir, 'list.json');
     writeFileSync(notAManifest, '["query { a }"]');
     expect(attempt({ manifest: notAManifest })).toMatch(/must be a JSON object of hash → document/);

@@ -1,15 +1,15 @@
 /**
  * The `auth`, `cors` and `callerLimits` parts of the configuration: who may call the gateway,
- * from which web origins, and how much each caller may ask. Parsed from the file, flags and
- * environment by src/config.ts, which hands the raw parts here.
+ * from which web origins, and how much each caller may ask. The schema of these sections of the
+ * configuration file is here; src/config.ts parses the file and adds the flags and environment.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { z } from 'zod';
+import { always, boolean, definedOnly, fileText, integer, list, oneOf, section, text, texts } from '../config-kit.ts';
 import { SUPPORTED_JWT_ALGORITHMS } from './jwt.ts';
 import type { JwtAlgorithm, JwtAuthenticatorOptions } from './jwt.ts';
 
-export type AuthMode = 'none' | 'vcenter' | 'jwt';
-export const AUTH_MODES: readonly AuthMode[] = ['none', 'vcenter', 'jwt'];
+export const AUTH_MODES = ['none', 'vcenter', 'jwt'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** `auth.jwt`: the JWT authenticator's options as the configuration gives them (the clock is the real one). */
 export type JwtSettings = Omit<JwtAuthenticatorOptions, 'now'>;
@@ -71,142 +71,126 @@ export class AuthConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Raw = Record<string, unknown>;
-
-function object(v: unknown, what: string): Raw {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AuthConfigError(`${what} must be an object`);
-  return v as Raw;
+/** A problem with an origin as browsers send it (scheme://host[:port], nothing else), or undefined. */
+export function originProblem(v: string): string | undefined {
+  if (!URL.canParse(v)) return `"${v}" is not an origin such as https://dashboard.example.com`;
+  const url = new URL(v);
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== v.replace(/\/$/, '')) return `"${v}" is not an origin (scheme://host[:port], no path)`;
+  return undefined;
 }
 
-function onlyKeys(o: Raw, allowed: string[], what: string): void {
-  for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) throw new AuthConfigError(`${what}.${key} is not a known setting (known: ${allowed.join(', ')})`);
-  }
-}
-
-function text(v: unknown, what: string): string {
-  if (typeof v !== 'string' || v.trim() === '') throw new AuthConfigError(`${what} must be a non-empty string`);
-  return v;
-}
-
-function texts(v: unknown, what: string): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new AuthConfigError(`${what} must be a list of strings`);
-  return v as string[];
-}
-
-function integer(v: unknown, what: string, min: number, max: number): number {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new AuthConfigError(`${what} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-/** An origin as browsers send it: scheme://host[:port], nothing else. */
-export function parseOrigin(v: string, what: string): string {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw new AuthConfigError(`${what}: "${v}" is not an origin such as https://dashboard.example.com`);
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== v.replace(/\/$/, '')) {
-    throw new AuthConfigError(`${what}: "${v}" is not an origin (scheme://host[:port], no path)`);
-  }
-  return url.origin;
-}
-
-function jwtSettings(raw: Raw, baseDir: string): JwtSettings {
-  const tuning = ['refreshCooldownMs', 'failureBackoffMs', 'jwksMaxAgeMs', 'maxJwksBytes', 'maxJwksKeys'] as const;
-  onlyKeys(raw, ['issuer', 'audience', 'jwksUri', 'caFile', 'clockToleranceSec', 'algorithms', 'rolesClaim', 'roles', 'subjectClaim', 'timeoutMs', ...tuning], 'auth.jwt');
-  const audience = Array.isArray(raw['audience']) ? texts(raw['audience'], 'auth.jwt.audience') : text(raw['audience'], 'auth.jwt.audience');
-  const roles = object(raw['roles'], 'auth.jwt.roles');
-  onlyKeys(roles, ['viewer', 'operator'], 'auth.jwt.roles');
-  const settings: JwtSettings = {
-    issuer: text(raw['issuer'], 'auth.jwt.issuer'),
-    audience,
-    jwksUri: text(raw['jwksUri'], 'auth.jwt.jwksUri'),
-    roles: {
-      viewer: roles['viewer'] === undefined ? [] : texts(roles['viewer'], 'auth.jwt.roles.viewer'),
-      operator: roles['operator'] === undefined ? [] : texts(roles['operator'], 'auth.jwt.roles.operator'),
-    },
-  };
-  if (settings.roles.viewer.length + settings.roles.operator.length === 0) {
-    throw new AuthConfigError('auth.jwt.roles: list the claim values that make a caller a viewer and/or an operator');
-  }
-  if (raw['caFile'] !== undefined) {
-    const file = resolve(baseDir, text(raw['caFile'], 'auth.jwt.caFile'));
-    try {
-      settings.caPem = readFileSync(file, 'utf8');
-    } catch {
-      throw new AuthConfigError(`auth.jwt: cannot read caFile ${file}`);
+/** A web origin, written back as the browser sends it (no trailing slash). */
+export const origin = () =>
+  text().transform((v, ctx) => {
+    const problem = originProblem(v.trim());
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
     }
-  }
-  if (raw['clockToleranceSec'] !== undefined) settings.clockToleranceSec = integer(raw['clockToleranceSec'], 'auth.jwt.clockToleranceSec', 0, 300);
-  if (raw['algorithms'] !== undefined) {
-    const algorithms = texts(raw['algorithms'], 'auth.jwt.algorithms');
-    const unknown = algorithms.filter((a) => !(SUPPORTED_JWT_ALGORITHMS as readonly string[]).includes(a));
-    if (unknown.length) throw new AuthConfigError(`auth.jwt.algorithms: ${unknown.join(', ')} not among ${SUPPORTED_JWT_ALGORITHMS.join(', ')}`);
-    settings.algorithms = algorithms as JwtAlgorithm[];
-  }
-  if (raw['rolesClaim'] !== undefined) settings.rolesClaim = text(raw['rolesClaim'], 'auth.jwt.rolesClaim');
-  if (raw['subjectClaim'] !== undefined) settings.subjectClaim = text(raw['subjectClaim'], 'auth.jwt.subjectClaim');
-  if (raw['timeoutMs'] !== undefined) settings.timeoutMs = integer(raw['timeoutMs'], 'auth.jwt.timeoutMs', 100, 60_000);
-  for (const key of tuning) if (raw[key] !== undefined) settings[key] = integer(raw[key], `auth.jwt.${key}`, 1, 86_400_000);
-  return settings;
+    return new URL(v.trim()).origin;
+  });
+
+const CALLER_LIMIT_BOUNDS: Record<keyof CallerLimits, [number, number]> = {
+  requestsPerSecond: [1, 100_000],
+  burst: [1, 100_000],
+  webSocketsPerCaller: [1, 10_000],
+  connectionInitWaitTimeoutMs: [100, 60_000],
+  failedLoginBurst: [1, 10_000],
+};
+
+/** `auth.jwt`: the claim checks and the JWKS source; `caFile` is read relative to the configuration file. */
+function jwtSection(baseDir: string) {
+  const tuning = (max = 86_400_000) => integer(1, max).optional();
+  return section({
+    issuer: text(),
+    audience: z.union([text(), texts().min(1)], { error: 'must be a non-empty string or a list of them' }),
+    jwksUri: text().superRefine((uri, ctx) => {
+      if (!URL.canParse(uri)) return ctx.addIssue({ code: 'custom', message: 'is not a URL' });
+      const url = new URL(uri);
+      // The keys decide who is an operator: only TLS, or this very machine, may serve them.
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+        ctx.addIssue({ code: 'custom', message: 'must use https (http is allowed for a loopback host only)' });
+      }
+    }),
+    caFile: fileText(baseDir).optional(),
+    clockToleranceSec: integer(0, 300).optional(),
+    algorithms: texts()
+      .min(1, { error: 'must list at least one algorithm' })
+      .superRefine((algorithms, ctx) => {
+        const unknown = algorithms.filter((a) => !(SUPPORTED_JWT_ALGORITHMS as readonly string[]).includes(a));
+        if (unknown.length) ctx.addIssue({ code: 'custom', message: `${unknown.join(', ')} not among ${SUPPORTED_JWT_ALGORITHMS.join(', ')}` });
+      })
+      .optional(),
+    rolesClaim: text().optional(),
+    roles: section({ viewer: texts().optional(), operator: texts().optional() }).optional(),
+    subjectClaim: text().optional(),
+    timeoutMs: integer(100, 60_000).optional(),
+    refreshCooldownMs: tuning(),
+    failureBackoffMs: tuning(),
+    jwksMaxAgeMs: tuning(),
+    maxJwksBytes: tuning(),
+    maxJwksKeys: tuning(),
+  })
+    .superRefine((jwt, ctx) => {
+      const granted = (Array.isArray(jwt.roles?.viewer) ? jwt.roles.viewer.length : 0) + (Array.isArray(jwt.roles?.operator) ? jwt.roles.operator.length : 0);
+      if (granted === 0) ctx.addIssue({ code: 'custom', path: ['roles'], message: 'list the claim values that make a caller a viewer and/or an operator' });
+    }, always)
+    .transform(({ caFile, roles, algorithms, ...rest }): JwtSettings => ({
+      ...rest,
+      roles: { viewer: roles?.viewer ?? [], operator: roles?.operator ?? [] },
+      ...(algorithms ? { algorithms: algorithms as JwtAlgorithm[] } : {}),
+      ...(caFile ? { caPem: caFile.text } : {}),
+    }));
 }
 
-export interface AuthInputs {
-  /** `auth`, `cors` and `callerLimits` from the configuration file (absent: {}). */
-  file: { auth?: unknown; cors?: unknown; callerLimits?: unknown };
+/** The `auth`, `cors` and `callerLimits` sections of the configuration file. */
+export function authFileSections(baseDir: string) {
+  return {
+    auth: section({
+      mode: oneOf(AUTH_MODES).optional(),
+      allowAnonymous: boolean().optional(),
+      realm: text()
+        .refine((realm) => !/["\\\r\n]/.test(realm), { error: 'must not contain quotes, backslashes or line breaks' })
+        .optional(),
+      passthrough: section({ maxUsers: integer(1, 100_000).optional(), idleSeconds: integer(10, 86_400).optional() }).optional(),
+      jwt: jwtSection(baseDir).optional(),
+    }).optional(),
+    cors: section({ origins: list(origin()).optional() }).optional(),
+    callerLimits: section(
+      Object.fromEntries(Object.entries(CALLER_LIMIT_BOUNDS).map(([key, [min, max]]) => [key, integer(min, max).optional()])) as Record<keyof CallerLimits, z.ZodOptional<ReturnType<typeof integer>>>,
+    ).optional(),
+  };
+}
+
+type AuthFileSections = { [K in keyof ReturnType<typeof authFileSections>]?: z.output<ReturnType<typeof authFileSections>[K]> };
+
+export interface AuthOverrides {
   /** --auth / GATEWAY_AUTH */
-  mode?: string | undefined;
+  mode?: AuthMode | undefined;
   /** --allow-anonymous */
   allowAnonymous?: boolean | undefined;
   /** --cors-origin (repeatable) / CORS_ORIGINS (comma-separated) */
   corsOrigins?: string[] | undefined;
-  baseDir: string;
 }
 
-export function parseAuthConfig({ file, mode, allowAnonymous, corsOrigins, baseDir }: AuthInputs): AuthConfig {
-  const auth = object(file.auth, 'auth');
-  onlyKeys(auth, ['mode', 'allowAnonymous', 'realm', 'passthrough', 'jwt'], 'auth');
-  const chosen = mode ?? (auth['mode'] === undefined ? 'none' : text(auth['mode'], 'auth.mode'));
-  if (!AUTH_MODES.includes(chosen as AuthMode)) throw new AuthConfigError(`auth mode "${chosen}" is not one of ${AUTH_MODES.join(', ')}`);
-  const config: AuthConfig = { ...DEFAULT_AUTH, mode: chosen as AuthMode, callerLimits: { ...DEFAULT_CALLER_LIMITS } };
-  if (auth['allowAnonymous'] !== undefined && typeof auth['allowAnonymous'] !== 'boolean') throw new AuthConfigError('auth.allowAnonymous must be a boolean');
-  config.allowAnonymous = allowAnonymous === true || auth['allowAnonymous'] === true;
-  if (auth['realm'] !== undefined) {
-    config.realm = text(auth['realm'], 'auth.realm');
-    if (/["\\\r\n]/.test(config.realm)) throw new AuthConfigError('auth.realm must not contain quotes, backslashes or line breaks');
-  }
-  const passthrough = object(auth['passthrough'], 'auth.passthrough');
-  onlyKeys(passthrough, ['maxUsers', 'idleSeconds'], 'auth.passthrough');
-  config.passthrough = {
-    maxUsers: passthrough['maxUsers'] === undefined ? DEFAULT_AUTH.passthrough.maxUsers : integer(passthrough['maxUsers'], 'auth.passthrough.maxUsers', 1, 100_000),
-    idleMs:
-      passthrough['idleSeconds'] === undefined ? DEFAULT_AUTH.passthrough.idleMs : integer(passthrough['idleSeconds'], 'auth.passthrough.idleSeconds', 10, 86_400) * 1000,
+/** The sections as the file gave them (validated), with the flags and environment on top. */
+export function authConfigFrom(file: AuthFileSections, overrides: AuthOverrides = {}): AuthConfig {
+  const auth = file.auth ?? {};
+  const config: AuthConfig = {
+    ...DEFAULT_AUTH,
+    mode: overrides.mode ?? auth.mode ?? 'none',
+    allowAnonymous: overrides.allowAnonymous === true || auth.allowAnonymous === true,
+    realm: auth.realm ?? DEFAULT_AUTH.realm,
+    passthrough: {
+      maxUsers: auth.passthrough?.maxUsers ?? DEFAULT_AUTH.passthrough.maxUsers,
+      idleMs: auth.passthrough?.idleSeconds === undefined ? DEFAULT_AUTH.passthrough.idleMs : auth.passthrough.idleSeconds * 1000,
+    },
+    corsOrigins: overrides.corsOrigins ?? file.cors?.origins ?? [],
+    callerLimits: { ...DEFAULT_CALLER_LIMITS, ...definedOnly(file.callerLimits ?? {}) },
   };
   if (config.mode === 'jwt') {
-    if (auth['jwt'] === undefined) throw new AuthConfigError('auth mode jwt needs auth.jwt { issuer, audience, jwksUri, roles } in the configuration file');
-    config.jwt = jwtSettings(object(auth['jwt'], 'auth.jwt'), baseDir);
-  }
-
-  const cors = object(file.cors, 'cors');
-  onlyKeys(cors, ['origins'], 'cors');
-  const origins = corsOrigins ?? (cors['origins'] === undefined ? [] : texts(cors['origins'], 'cors.origins'));
-  config.corsOrigins = origins.map((o, i) => parseOrigin(o.trim(), `cors.origins[${i}]`));
-
-  const limits = object(file.callerLimits, 'callerLimits');
-  onlyKeys(limits, Object.keys(DEFAULT_CALLER_LIMITS), 'callerLimits');
-  const bounds: Record<keyof CallerLimits, [number, number]> = {
-    requestsPerSecond: [1, 100_000],
-    burst: [1, 100_000],
-    webSocketsPerCaller: [1, 10_000],
-    connectionInitWaitTimeoutMs: [100, 60_000],
-    failedLoginBurst: [1, 10_000],
-  };
-  for (const key of Object.keys(bounds) as (keyof CallerLimits)[]) {
-    if (limits[key] !== undefined) config.callerLimits[key] = integer(limits[key], `callerLimits.${key}`, ...bounds[key]);
+    if (!auth.jwt) throw new AuthConfigError('auth mode jwt needs auth.jwt { issuer, audience, jwksUri, roles } in the configuration file');
+    config.jwt = auth.jwt;
   }
   return config;
 }

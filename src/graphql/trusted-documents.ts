@@ -8,11 +8,13 @@
  * createGraphQLError so that graphql-ws (which checks `instanceof GraphQLError`) sees its own class.
  */
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import type { Plugin } from 'graphql-yoga';
 import { hasRole } from '../auth/caller.ts';
 import type { Caller } from '../auth/caller.ts';
+import { describeIssues, text } from '../config-kit.ts';
 
 /**
  * `all`: every caller; `viewers`: callers without the gateway's operator role (front-end users),
@@ -26,17 +28,27 @@ export interface TrustedDocuments {
   enforce: TrustedDocumentsEnforcement;
 }
 
-/** Reads a codegen persisted-documents manifest; throws with the reason when it is unusable. */
+const MANIFEST = z
+  .record(z.string(), text(), { error: 'must be a JSON object of hash → document' })
+  .refine((manifest) => Object.keys(manifest).length > 0, { error: 'lists no document' });
+
+/** Reads a codegen persisted-documents manifest; throws with every reason when it is unusable. */
 export function loadTrustedDocuments(manifestPath: string, enforce: TrustedDocumentsEnforcement): TrustedDocuments {
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as unknown;
-  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new Error('the manifest must be a JSON object of hash → document');
-  const documents = new Map<string, string>();
-  for (const [hash, document] of Object.entries(manifest)) {
-    if (typeof document !== 'string' || document.trim() === '') throw new Error(`the manifest entry ${hash} is not a document`);
-    documents.set(hash, document);
+  let text: string;
+  try {
+    text = readFileSync(manifestPath, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${manifestPath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  if (documents.size === 0) throw new Error('the manifest lists no document');
-  return { documents, enforce };
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${manifestPath} is not JSON (${(error as Error).message})`);
+  }
+  const parsed = MANIFEST.safeParse(manifest);
+  if (!parsed.success) throw new Error(describeIssues(manifestPath, MANIFEST, manifest, parsed.error.issues).join('; '));
+  return { documents: new Map(Object.entries(parsed.data)), enforce };
 }
 
 interface Params {

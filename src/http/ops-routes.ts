@@ -27,6 +27,8 @@ export interface OpsOptions {
   readinessCacheMs?: number;
   /** Traces (src/tracing.ts); undefined: off. */
   tracing?: Tracing | undefined;
+  /** /metrics has a listener of its own (metricsListener): the GraphQL port answers 404 there. */
+  separateMetrics?: boolean;
 }
 
 export interface OpsAttachment {
@@ -47,12 +49,22 @@ export interface Ops {
   routes(next: RequestListener, pageGuard?: (req: IncomingMessage, res: ServerResponse, serve: () => void) => void): RequestListener;
   /** Gives the probes and the scrape-time gauges what they read, once it exists. */
   attach(parts: OpsAttachment): void;
+  /** The request listener of a metrics-only port: /metrics, and 404 for anything else. */
+  metricsListener(): RequestListener;
 }
 
-export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs = 1_000, tracing }: OpsOptions): Ops {
+export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs = 1_000, tracing, separateMetrics = false }: OpsOptions): Ops {
   const metrics = new GatewayMetrics();
   const page = graphiql ? new GraphiQLPage(graphiql) : undefined;
   let readiness: Readiness | undefined;
+
+  const serveMetrics = (req: IncomingMessage, res: ServerResponse, fail: (error: unknown) => void) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res);
+    void metrics.scrape().then(({ contentType, body }) => {
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    }, fail);
+  };
 
   const routes = (next: RequestListener, pageGuard?: (req: IncomingMessage, res: ServerResponse, serve: () => void) => void): RequestListener => (req, res) => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
@@ -74,11 +86,8 @@ export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs 
         if (!readiness) return sendJson(res, 503, { status: 'not ready', reason: 'starting' });
         return void readiness.check().then(({ ready, ...rest }) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...rest }), fail);
       case '/metrics':
-        if (!read) return notAllowed(res);
-        return void metrics.scrape().then(({ contentType, body }) => {
-          res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
-          res.end(body);
-        }, fail);
+        if (separateMetrics) return sendJson(res, 404, { status: 'not found', reason: 'metrics are served on the metrics port' });
+        return serveMetrics(req, res, fail);
       case '/':
         if (!read) return notAllowed(res);
         res.writeHead(302, { location: graphqlEndpoint, 'content-length': 0 });
@@ -114,6 +123,14 @@ export function createOps({ logger, graphqlEndpoint, graphiql, readinessCacheMs 
         socket.once('close', () => webSockets--);
       });
       metrics.attach({ vcenters: attached.vcenters, scans: attached.scans, webSockets: () => webSockets, ...(attached.mirrors ? { mirrors: attached.mirrors } : {}) });
+    },
+    metricsListener: () => (req, res) => {
+      if ((req.url ?? '/').split('?')[0] !== '/metrics') return sendJson(res, 404, { status: 'not found' });
+      serveMetrics(req, res, (error) => {
+        logger.error('metrics scrape failed', { error });
+        if (!res.headersSent) sendJson(res, 500, { status: 'error' });
+        else res.destroy();
+      });
     },
   };
 }
