@@ -114,6 +114,7 @@ if (role === 'sim') {
       auth: withoutCallerLimits(),
       depots: { allow: DEPOT_URLS },
       ...(opts.inventoryMirror ? { inventoryMirror: {} } : {}),
+      ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
     });
     const url = await gateway.listen(0, '127.0.0.1');
     handlers.set('diagnostics', () => gateway.upstreams.list.map((c) => ({ name: c.name, ...c.diagnostics() })));

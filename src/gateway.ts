@@ -58,6 +58,8 @@ export interface GatewayOptions {
   depots?: DepotPolicyOptions;
   /** Trusted-documents mode: only the manifest's operations run (for every caller, or anonymous ones). */
   trustedDocuments?: TrustedDocuments;
+  /** Compiled execution with graphql-jit (default true); false: graphql-js's interpreter. */
+  jit?: boolean;
 }
 
 export interface GatewayLoad extends WebSocketDiagnostics {
@@ -93,6 +95,7 @@ export function createGateway({
   inventoryMirror,
   depots,
   trustedDocuments,
+  jit,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -115,7 +118,7 @@ export function createGateway({
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger, depots });
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}) });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}), ...(jit !== undefined ? { jit } : {}) });
   const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator(auth.jwt) : undefined);
   const authenticator = new Authenticator({
     config: auth,

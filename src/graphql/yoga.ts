@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { GraphQLError } from 'graphql';
 import type { ValidationRule } from 'graphql';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createSchema, createYoga } from 'graphql-yoga';
 import type { GraphiQLOptions, Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yoga';
 import { anonymousCaller } from '../auth/caller.ts';
@@ -81,6 +82,11 @@ export interface GatewayYogaOptions {
   plugins?: Plugin<GraphQLContext>[];
   /** Run only the operations of this manifest (for the callers it applies to). */
   trustedDocuments?: TrustedDocuments;
+  /**
+   * Execute operations with graphql-jit (compiled once per document) instead of graphql-js's
+   * interpreter; default on. About half the CPU per query on large inventory answers.
+   */
+  jit?: boolean;
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
@@ -96,6 +102,7 @@ export function createGatewayYoga({
   mirrors,
   plugins = [],
   trustedDocuments,
+  jit = true,
 }: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
@@ -128,6 +135,8 @@ export function createGatewayYoga({
       return createContext({ upstreams, scans, logger, audit, operation, ...(mirrors ? { mirrors } : {}) }, initial.caller ?? anonymousCaller());
     },
     plugins: [
+      // First: the gateway's own execute wrappers below (call scope, observability) wrap the executor it sets.
+      ...(jit ? [useGraphQlJit() as Plugin<GraphQLContext>] : []),
       ...(trustedDocuments ? [trustedDocumentsPlugin(trustedDocuments)] : []),
       accessPlugin(),
       armorPlugin(limits),
