@@ -58,7 +58,7 @@ export interface GatewayOptions {
   depots?: DepotPolicyOptions;
   /** Trusted-documents mode: only the manifest's operations run (for every caller, or anonymous ones). */
   trustedDocuments?: TrustedDocuments;
-  /** Compiled execution with graphql-jit (default true); false: graphql-js's interpreter. */
+  /** Queries and mutations executed by graphql-jit (default false; bench only, needs @envelop/graphql-jit installed). */
   jit?: boolean;
 }
 

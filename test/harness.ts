@@ -52,7 +52,7 @@ export function requestsWithoutLogins(stats: { requests: Record<string, number> 
 export async function startHarness(
   options: SimulatorOptions = {},
   endpoints?: (sim: Simulator) => VCenterEndpoint[],
-  gatewayOptions: Pick<GatewayOptions, 'taskWatcher' | 'client' | 'limits' | 'auth' | 'bearer' | 'audit' | 'inventoryMirror' | 'depots' | 'trustedDocuments' | 'jit'> = {},
+  gatewayOptions: Pick<GatewayOptions, 'taskWatcher' | 'client' | 'limits' | 'auth' | 'bearer' | 'audit' | 'inventoryMirror' | 'depots' | 'trustedDocuments'> = {},
 ): Promise<Harness> {
   const sim = await startSimulator({ seed: 1, ...options });
   const logs: string[] = [];
