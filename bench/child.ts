@@ -123,6 +123,7 @@ if (role === 'sim') {
       auth: withoutCallerLimits(),
       depots: { allow: DEPOT_URLS },
       ...(opts.inventoryMirror ? { inventoryMirror: {} } : {}),
+      ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
     });
     // Per vCenter, when its mirror turned LIVE and when it applied the filter's first report
     // (feedVersion set): the sync breakdown of bench/mirror.ts.

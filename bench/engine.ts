@@ -11,6 +11,7 @@
  * and resolvers, the per-request context (DataLoaders), the partial-results plugin, error
  * masking — not vCenter latency.
  */
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Child, GatewayProcess, SimProcess } from './procs.ts';
 import { gql, median, sumRoutes, total } from './util.ts';
@@ -23,6 +24,8 @@ export interface EngineRun {
   p99Ms: number;
   errors: number;
   non2xx: number;
+  /** CPU time (user + system) of the server's process per request answered, in µs. */
+  cpuUsPerRequest: number;
 }
 
 export interface EngineResult {
@@ -36,6 +39,9 @@ export interface EngineResult {
   gatewayMedianP99Ms: number;
   bareMedianP99Ms: number;
   ratio: number;
+  /** Median CPU µs per request, gateway / bare: the overhead without autocannon's share of the cores. */
+  gatewayMedianCpuUs: number;
+  bareMedianCpuUs: number;
   upstreamRequestsDuringGatewayRuns: number;
 }
 
@@ -44,7 +50,7 @@ export interface EngineResult {
  * or until `amount` responses (slow queries: nothing left in flight to load the next run, and
  * throughput = responses / elapsed time).
  */
-export async function cannonQuery(url: string, query: string, load: { durationSec: number } | { amount: number }, connections: number): Promise<EngineRun & { responses: number }> {
+export async function cannonQuery(url: string, query: string, load: { durationSec: number } | { amount: number }, connections: number): Promise<Omit<EngineRun, 'cpuUsPerRequest'> & { responses: number }> {
   const r = await autocannon({
     url,
     method: 'POST',
@@ -57,26 +63,40 @@ export async function cannonQuery(url: string, query: string, load: { durationSe
   return { requestsPerSec, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx, responses: r.requests.total };
 }
 
-async function cannon(url: string, durationSec: number, connections: number): Promise<EngineRun> {
-  const { responses: _, ...run } = await cannonQuery(url, ENGINE_QUERY, { durationSec }, connections);
-  return run;
+/** The engine query against one server child, with that child's CPU time per request. */
+async function cannon(server: Child, url: string, durationSec: number, connections: number): Promise<EngineRun> {
+  const cpuBefore = await server.call<NodeJS.CpuUsage>('cpuUsage');
+  const { responses, ...run } = await cannonQuery(url, ENGINE_QUERY, { durationSec }, connections);
+  const cpuAfter = await server.call<NodeJS.CpuUsage>('cpuUsage');
+  const cpuUs = cpuAfter.user - cpuBefore.user + (cpuAfter.system - cpuBefore.system);
+  return { ...run, cpuUsPerRequest: cpuUs / Math.max(1, responses) };
 }
 
-export async function measureEngine(opts: { reps: number; durationSec: number; warmupSec: number; connections: number; log: (l: string) => void }): Promise<EngineResult> {
+export async function measureEngine(opts: {
+  reps: number;
+  durationSec: number;
+  warmupSec: number;
+  connections: number;
+  log: (l: string) => void;
+  /** Write CPU profiles of the gateway and bare yoga children under DIR/gateway and DIR/bare (`--profile`). */
+  cpuProfDir?: string;
+  /** Gateway option `jit` (compiled execution); undefined: the gateway's default. */
+  jit?: boolean;
+}): Promise<EngineResult> {
   const sim = await SimProcess.start({ size: { vcenters: 3, datacentersPerVcenter: 1, clustersPerDatacenter: 2, hostsPerCluster: 2 }, latencyMs: 20 });
   let gw: GatewayProcess | undefined;
   let bare: Child | undefined;
   try {
-    gw = await GatewayProcess.start(sim);
+    gw = await GatewayProcess.start(sim, opts.cpuProfDir ? { cpuProfDir: join(opts.cpuProfDir, 'gateway') } : {}, opts.jit !== undefined ? { jit: opts.jit } : {});
     const warm = await gql(gw.url, ENGINE_QUERY);
     if (warm.result.errors?.length || !warm.result.data) throw new Error(`engine query failed: ${JSON.stringify(warm.result.errors)}`);
-    bare = await Child.start('bare');
+    bare = await Child.start('bare', opts.cpuProfDir ? { cpuProfDir: join(opts.cpuProfDir, 'bare') } : {});
     const bareUrl = await bare.call<string>('start', { vcenters: warm.result.data.vcenters });
     const bareCheck = await gql(bareUrl, ENGINE_QUERY);
     if (JSON.stringify(bareCheck.result.data) !== JSON.stringify(warm.result.data)) throw new Error('bare yoga answers differently from the gateway');
     // Warm-up of both, untimed: throughput keeps rising for a few seconds while V8 optimises.
-    await cannon(gw.url, opts.warmupSec, opts.connections);
-    await cannon(bareUrl, opts.warmupSec, opts.connections);
+    await cannon(gw.child, gw.url, opts.warmupSec, opts.connections);
+    await cannon(bare, bareUrl, opts.warmupSec, opts.connections);
     await sim.reset();
     const gateway: EngineRun[] = [];
     const bareRuns: EngineRun[] = [];
@@ -84,9 +104,9 @@ export async function measureEngine(opts: { reps: number; durationSec: number; w
       // Alternate which goes first so drift (thermal, other load) does not favour one.
       const order = i % 2 === 0 ? (['gw', 'bare'] as const) : (['bare', 'gw'] as const);
       for (const which of order) {
-        const run = await cannon(which === 'gw' ? gw.url : bareUrl, opts.durationSec, opts.connections);
+        const run = which === 'gw' ? await cannon(gw.child, gw.url, opts.durationSec, opts.connections) : await cannon(bare, bareUrl, opts.durationSec, opts.connections);
         (which === 'gw' ? gateway : bareRuns).push(run);
-        opts.log(`  [engine] ${which === 'gw' ? 'gateway' : 'bare yoga'}: ${run.requestsPerSec.toFixed(0)} req/s, p99 ${run.p99Ms} ms`);
+        opts.log(`  [engine] ${which === 'gw' ? 'gateway' : 'bare yoga'}: ${run.requestsPerSec.toFixed(0)} req/s, p99 ${run.p99Ms} ms, ${run.cpuUsPerRequest.toFixed(0)} µs CPU per request`);
       }
     }
     const upstream = total(sumRoutes(await sim.stats()));
@@ -103,6 +123,8 @@ export async function measureEngine(opts: { reps: number; durationSec: number; w
       gatewayMedianP99Ms: median(gateway.map((r) => r.p99Ms)),
       bareMedianP99Ms: median(bareRuns.map((r) => r.p99Ms)),
       ratio: gatewayMedianRps / bareMedianRps,
+      gatewayMedianCpuUs: median(gateway.map((r) => r.cpuUsPerRequest)),
+      bareMedianCpuUs: median(bareRuns.map((r) => r.cpuUsPerRequest)),
       upstreamRequestsDuringGatewayRuns: upstream,
     };
   } finally {

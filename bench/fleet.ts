@@ -128,7 +128,7 @@ export interface PeerResult {
   cpuMsPerQuery: { gateway: number; peer: number };
 }
 
-export type LoadRun = EngineRun & { responses: number; upstreamPerResponse: number; upstreamRoutes: Record<string, number> };
+export type LoadRun = Omit<EngineRun, 'cpuUsPerRequest'> & { responses: number; upstreamPerResponse: number; upstreamRoutes: Record<string, number> };
 
 export interface PeerPlan {
   /** Single-client timed queries of each. */

@@ -40,4 +40,6 @@ export interface GatewayStart {
   vcenters: VCenterEndpoint[];
   /** Run the inventory mirrors (GatewayOptions.inventoryMirror with its defaults). */
   inventoryMirror?: boolean;
+  /** GatewayOptions.jit (compiled execution); absent: the gateway's default. */
+  jit?: boolean;
 }

@@ -7,9 +7,11 @@
  *   --fleet max        scenario 1 on one vCenter with 2,511 hosts (27 clusters of 93) instead of
  *                      3 vCenters x 10 clusters x 32 hosts
  *   --only LIST        comma-separated subset of: fleet,scans,engine,growth,inventory
- *   --profile          write V8 CPU profiles (node --cpu-prof) of the gateway child during scenarios 1
- *                      and 2 to bench/results/profiles/ (open in Chrome DevTools; summarise with
+ *   --profile          write V8 CPU profiles (node --cpu-prof) of the gateway child during scenarios 1,
+ *                      2 and 3 (engine: profiles/engine/gateway and profiles/engine/bare) to bench/results/profiles/ (open in Chrome DevTools; summarise with
  *                      `node bench/profile-summary.ts DIR`)
+ *   --jit / --no-jit  run the gateway with / without compiled execution (graphql-jit); default:
+ *                      the gateway's default
  *   --out FILE         JSON output (default bench/results/latest.json)
  *
  * Exit code 0 whenever the run completes; targets are reported, never asserted.
@@ -39,12 +41,14 @@ const { values } = parseArgs({
     fleet: { type: 'string', default: 'default' },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    jit: { type: 'boolean' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
+  allowNegative: true,
 });
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth,inventory] [--profile] [--out FILE]');
+  console.log('usage: npm run bench -- [--quick] [--latency MS] [--fleet default|max] [--only fleet,scans,engine,growth,inventory] [--profile] [--jit|--no-jit] [--out FILE]');
   process.exit(0);
 }
 const latencyMs = Number(values.latency);
@@ -170,7 +174,12 @@ await scenario('scans', async () => {
   report.scans = await measureScans({ ...plan.scans, latencyMs, log, ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles') } : {}) });
 });
 await scenario('engine', async () => {
-  report.engine = await measureEngine({ ...plan.engine, log });
+  report.engine = await measureEngine({
+    ...plan.engine,
+    log,
+    ...(values.profile ? { cpuProfDir: resolve(ROOT, 'bench/results/profiles/engine') } : {}),
+    ...(values.jit !== undefined ? { jit: values.jit } : {}),
+  });
 });
 await scenario('growth', async () => {
   report.growth = [];
@@ -326,6 +335,8 @@ function renderMarkdown(r: Report): string {
     out.push('| --- | ---: | ---: | --- |');
     out.push(`| gateway | ${fmt(e.gatewayMedianRps)} | ${e.gatewayMedianP99Ms} | ${e.gateway.map((x) => fmt(x.requestsPerSec)).join(', ')} |`);
     out.push(`| bare graphql-yoga, static data | ${fmt(e.bareMedianRps)} | ${e.bareMedianP99Ms} | ${e.bare.map((x) => fmt(x.requestsPerSec)).join(', ')} |`);
+    out.push('');
+    out.push(`CPU per request (median): gateway ${fmt(e.gatewayMedianCpuUs)} µs, bare ${fmt(e.bareMedianCpuUs)} µs (${fmt(e.gatewayMedianCpuUs / e.bareMedianCpuUs, 2)} ×).`);
     out.push('');
     out.push(`gateway / bare = **${fmt(e.ratio, 2)}**; upstream requests during the gateway runs: ${e.upstreamRequestsDuringGatewayRuns}; errors/non-2xx: ${e.gateway.concat(e.bare).reduce((s, x) => s + x.errors + x.non2xx, 0)}.`);
     out.push('');

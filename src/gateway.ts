@@ -69,6 +69,8 @@ export interface GatewayOptions {
    * 404 for it on the GraphQL port; default: /metrics on the GraphQL port.
    */
   metrics?: { port: number; host?: string };
+  /** Queries and mutations executed by graphql-jit (default false; bench only, needs @envelop/graphql-jit installed). */
+  jit?: boolean;
 }
 
 export interface GatewayLoad extends WebSocketDiagnostics {
@@ -108,6 +110,7 @@ export function createGateway({
   trustedDocuments,
   tracing,
   metrics: metricsListen,
+  jit,
 }: GatewayOptions): Gateway {
   const limits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const names = new Set<string>();
@@ -137,7 +140,7 @@ export function createGateway({
   const scans = new ScanService(upstreams.list, { ...taskWatcher, logger, depots });
   const mirrors = inventoryMirror ? new InventoryMirrors(upstreams.list, { ...inventoryMirror, logger }) : undefined;
   mirrors?.start();
-  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}) });
+  const yoga = createGatewayYoga({ upstreams, scans, logger, graphiql, limits, plugins: [ops.plugin], ...(audit ? { audit } : {}), ...(mirrors ? { mirrors } : {}), ...(trustedDocuments ? { trustedDocuments } : {}), ...(jit !== undefined ? { jit } : {}) });
   const tokens = bearer ?? (auth.mode === 'jwt' && auth.jwt ? createJwtAuthenticator(auth.jwt) : undefined);
   const authenticator = new Authenticator({
     config: auth,

@@ -93,28 +93,39 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destination,
   );
   const bindings = options.bindings ?? {};
-  return wrap(Object.keys(bindings).length ? root.child(redact(bindings) as Record<string, unknown>) : root, 'requestId' in bindings);
+  return wrap(() => (Object.keys(bindings).length ? root.child(redact(bindings) as Record<string, unknown>) : root), 'requestId' in bindings);
 }
 
-/** `boundRequestId`: the bindings already name the request, so the line does not repeat it. */
-function wrap(target: PinoLogger, boundRequestId: boolean): Logger {
+/**
+ * `boundRequestId`: the bindings already name the request, so the line does not repeat it.
+ * `target` is made on the first line actually written: every operation gets a child logger
+ * and most never write through it, so building pino's child (and redacting its bindings) per
+ * request was wasted work. A child writes at its parent's level, so the parent answers the
+ * level check until then.
+ */
+function wrap(make: () => PinoLogger, boundRequestId: boolean, levelOf?: PinoLogger): Logger {
+  let target: PinoLogger | undefined = levelOf ? undefined : make();
+  const resolve = (): PinoLogger => (target ??= make());
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (!target.isLevelEnabled(level)) return;
+    if (!(target ?? levelOf!).isLevelEnabled(level)) return;
     const record = (fields ? redact(fields) : {}) as Record<string, unknown>;
     if (!boundRequestId && record['requestId'] === undefined) {
       const operation = currentOperation();
       if (operation) record['requestId'] = operation.requestId;
     }
-    target[level](record, msg);
+    resolve()[level](record, msg);
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (b) => wrap(target.child(redact(b) as Record<string, unknown>), boundRequestId || 'requestId' in b),
+    child: (b) => {
+      const parent = target ?? levelOf!;
+      return wrap(() => resolve().child(redact(b) as Record<string, unknown>), boundRequestId || 'requestId' in b, parent);
+    },
   };
 }
 
 /** A logger that drops everything; the default for library code used without one. */
-export const silentLogger: Logger = wrap(pino({ level: 'silent' }), false);
+export const silentLogger: Logger = wrap(() => pino({ level: 'silent' }), false);

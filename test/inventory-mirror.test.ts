@@ -359,6 +359,29 @@ describe('inventory mirror: reads', () => {
     expect(hosts.filter((x: any) => x.connectionState === 'DISCONNECTED').map((x: any) => x.name).sort()).toEqual(disconnected.sort());
   });
 
+  it('orders a cluster\'s hosts as the mirror holds them now: the sorted list kept between queries follows a host moving in', async () => {
+    const v = h.sim.vcenters[0]!;
+    const [from, to] = v.inventory.clusters;
+    const query = `query($id: ID!) { node(id: $id) { ... on Cluster { hosts { totalCount nodes { moId } } } } }`;
+    const hostsOf = async (clusterMoId: string) =>
+      ((await h.gql(query, { id: toGlobalId('Cluster', v.name, clusterMoId) })).data.node.hosts.nodes as { moId: string }[]).map((n) => n.moId);
+    // host-9 before host-10: the MoID's number, as the API documents its order.
+    const expected = (clusterMoId: string) =>
+      v.inventory.hosts.filter((x) => x.cluster === clusterMoId).map((x) => x.moId).sort((a, b) => Number(a.replace(/\D/g, '')) - Number(b.replace(/\D/g, '')));
+    // Twice: the second answer comes from the sorted list kept for this mirror version.
+    expect(await hostsOf(to!.moId)).toEqual(expected(to!.moId));
+    expect(await hostsOf(to!.moId)).toEqual(expected(to!.moId));
+    // The lowest-numbered host of the other cluster moves in: it sorts first, not last.
+    const mover = v.inventory.hosts.filter((x) => x.cluster === from!.moId).sort((a, b) => Number(a.moId.replace(/\D/g, '')) - Number(b.moId.replace(/\D/g, '')))[0]!;
+    if (!mover.inMaintenanceMode && mover.connectionState === 'connected') v.changeInventory({ action: 'enterMaintenance', host: mover.moId });
+    v.changeInventory({ action: 'moveHost', host: mover.moId, cluster: to!.moId });
+    await converged(h, v);
+    const now = await hostsOf(to!.moId);
+    expect(now).toEqual(expected(to!.moId));
+    expect(now[0]).toBe(mover.moId);
+    expect(await hostsOf(from!.moId)).toEqual(expected(from!.moId));
+  });
+
   it('gives credential-passthrough callers no mirror reader: they read vCenter live with their own session', () => {
     const mirrors = h.gateway.mirrors!;
     expect(inventoryReader(mirrors, { key: 'vcenter:alice#1', kind: 'vcenter', name: 'alice', roles: new Set() })).toBeUndefined();

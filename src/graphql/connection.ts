@@ -23,9 +23,12 @@ export interface PageArgs {
 /**
  * Cursor pagination over an already-sorted list. A cursor carries the sort key of its
  * node, not an offset, so a page boundary survives objects appearing or disappearing
- * between two requests.
+ * between two requests. `toNode` turns the page's items (only those) into nodes.
+ *
+ * Edges (and their cursors) are built when the query reads them: `nodes { … }` over tens of
+ * thousands of hosts would otherwise encode a cursor per host for nothing.
  */
-export function paginate<T>(sorted: readonly T[], sortKey: (item: T) => string, args: PageArgs): Connection<T> {
+export function paginate<T, N = T>(sorted: readonly T[], sortKey: (item: T) => string, args: PageArgs, toNode?: (item: T) => N): Connection<N> {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
     throw badInput(`"first" must be an integer from 0 to ${MAX_PAGE_SIZE}`, 'first');
@@ -37,15 +40,18 @@ export function paginate<T>(sorted: readonly T[], sortKey: (item: T) => string, 
     if (start === -1) start = sorted.length;
   }
   const page = sorted.slice(start, start + first);
-  const edges = page.map((node) => ({ cursor: encodeCursor(sortKey(node)), node }));
+  const nodes = toNode ? page.map(toNode) : (page as unknown as N[]);
+  let edges: Edge<N>[] | undefined;
   return {
-    edges,
-    nodes: page,
+    get edges() {
+      return (edges ??= nodes.map((node, i) => ({ cursor: encodeCursor(sortKey(page[i]!)), node })));
+    },
+    nodes,
     pageInfo: {
       hasNextPage: start + first < sorted.length,
       hasPreviousPage: start > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      startCursor: page.length > 0 ? encodeCursor(sortKey(page[0]!)) : null,
+      endCursor: page.length > 0 ? encodeCursor(sortKey(page[page.length - 1]!)) : null,
     },
     totalCount: sorted.length,
   };

@@ -74,9 +74,10 @@ export function toClientError(
     // have wrapped ours to add the path.
     const outer = isGraphQLError(error) ? error : original;
     const path = location.path ?? outer.path;
-    // graphql-js raises variable coercion errors without a code, before any field runs.
+    // graphql-js raises variable coercion errors without a code, before any field runs;
+    // graphql-jit's come without any extensions at all.
     const extensions =
-      original.extensions['code'] === undefined && path === undefined
+      original.extensions?.['code'] === undefined && path === undefined
         ? { ...original.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } }
         : original.extensions;
     return {
@@ -117,7 +118,7 @@ export function logLevelOf(error: unknown): 'debug' | 'warn' | 'error' {
   if (!isGraphQLError(error)) return 'error';
   const original = error.originalError;
   if (original instanceof UpstreamError) return 'warn';
-  const code = (isGraphQLError(original) ? original : error).extensions['code'];
+  const code = (isGraphQLError(original) ? original : error).extensions?.['code'];
   if (typeof code !== 'string') return original && !isGraphQLError(original) ? 'error' : 'debug';
   return CLIENT_MISTAKES.has(code) ? 'debug' : code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
 }

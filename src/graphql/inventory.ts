@@ -23,7 +23,7 @@ export async function acrossVCenters<T>(
   ctx: GraphQLContext,
   info: GraphQLResolveInfo,
   vcenters: readonly string[],
-  read: (vcenter: string) => Promise<T[]>,
+  read: (vcenter: string) => Promise<readonly T[]>,
 ): Promise<T[]> {
   const settled = await Promise.allSettled(vcenters.map(read));
   const out: T[] = [];
@@ -69,12 +69,34 @@ export function objectSortKey(ctx: GraphQLContext, c: { vcenter: string; moId: s
   return inventorySortKey(ctx.upstreams.indexOf(c.vcenter), c.moId);
 }
 
+/**
+ * Sorted copies of lists the mirror hands out. A mirror snapshot's lists are immutable and
+ * replaced (new arrays) with every change of that vCenter, so a list's own identity is the
+ * cache key: the next version misses and is sorted afresh. vCenter order is the
+ * configuration's, the same for every caller, so the order does not depend on who asks.
+ */
+const sortedLists = new WeakMap<readonly object[], readonly object[]>();
+
+/**
+ * `records` in inventory order (sort keys computed once per record, not per comparison).
+ * `stable`: the list is a mirror snapshot's own (never mutated), so its sorted copy is kept.
+ */
+export function inInventoryOrder<T extends { vcenter: string; moId: string }>(ctx: GraphQLContext, records: readonly T[], stable: boolean): readonly T[] {
+  const cached = stable ? (sortedLists.get(records) as readonly T[] | undefined) : undefined;
+  if (cached) return cached;
+  const keyed = records.map((record) => ({ key: objectSortKey(ctx, record), record }));
+  keyed.sort((a, b) => compare(a.key, b.key));
+  const sorted = keyed.map((k) => k.record);
+  if (stable) sortedLists.set(records, sorted);
+  return sorted;
+}
+
 export async function findClusters(
   ctx: GraphQLContext,
   info: GraphQLResolveInfo,
   filter: ClusterFilter | null | undefined,
   scope?: readonly string[],
-): Promise<ClusterModel[]> {
+): Promise<readonly ClusterModel[]> {
   checkFilter(filter);
   const ids = filter?.ids?.map((id) => fromGlobalId(id, 'Cluster', 'filter.ids'));
   let vcenters = vcenterScope(ctx, scope, filter?.vcenterIds, 'filter.vcenterIds');
@@ -84,14 +106,12 @@ export async function findClusters(
   const needle = filter?.nameContains?.toLowerCase();
 
   const clusters = await acrossVCenters(ctx, info, vcenters, (vc) => ctx.loaders.clustersOfVCenter.load(vc));
-  return clusters
-    .filter(
-      (c) =>
-        (!wantedKeys || wantedKeys.has(objectKey(c.vcenter, c.moId))) &&
-        (!names || names.has(c.name)) &&
-        (!needle || c.name.toLowerCase().includes(needle)),
-    )
-    .sort((a, b) => compare(objectSortKey(ctx, a), objectSortKey(ctx, b)));
+  return inInventoryOrder(ctx, clusters, false).filter(
+    (c) =>
+      (!wantedKeys || wantedKeys.has(objectKey(c.vcenter, c.moId))) &&
+      (!names || names.has(c.name)) &&
+      (!needle || c.name.toLowerCase().includes(needle)),
+  );
 }
 
 export const CONNECTION_STATES: Record<string, HostRecord['connectionState']> = {
@@ -107,7 +127,7 @@ export async function findHosts(
   info: GraphQLResolveInfo,
   filter: HostFilter | null | undefined,
   scope: HostScope = { vcenters: ctx.upstreams.list.map((c) => c.name) },
-): Promise<HostRecord[]> {
+): Promise<readonly HostRecord[]> {
   checkFilter(filter);
   const ids = filter?.ids?.map((id) => fromGlobalId(id, 'Host', 'filter.ids'));
   const clusterIds = filter?.clusterIds?.map((id) => fromGlobalId(id, 'Cluster', 'filter.clusterIds'));
@@ -115,9 +135,12 @@ export async function findHosts(
   const states = filter?.connectionStates && new Set<string>(filter.connectionStates);
   const needle = filter?.nameContains?.toLowerCase();
 
-  let records: HostRecord[];
+  let records: readonly HostRecord[];
+  // One cluster's hosts come as the loader's list itself: the mirror's (kept sorted) or a live read's.
+  let stable = false;
   if ('cluster' in scope) {
     records = await ctx.loaders.hostsOfCluster.load(objectKey(scope.cluster.vcenter, scope.cluster.moId));
+    stable = ctx.inventory?.snapshot(scope.cluster.vcenter) !== undefined;
     if (clusterIds && !clusterIds.some((c) => c.vcenter === scope.cluster.vcenter && c.moId === scope.cluster.moId)) records = [];
   } else {
     let vcenters = vcenterScope(ctx, scope.vcenters, filter?.vcenterIds, 'filter.vcenterIds');
@@ -137,16 +160,17 @@ export async function findHosts(
       records = await acrossVCenters(ctx, info, vcenters, (vc) => ctx.loaders.hostsOfVCenter.load(vc));
     }
   }
-  return records
-    .filter(
-      (h) =>
-        (!wantedKeys || wantedKeys.has(objectKey(h.vcenter, h.moId))) &&
-        (!states || states.has(connectionState(h.connectionState))) &&
-        (filter?.inMaintenanceMode == null || h.inMaintenanceMode === filter.inMaintenanceMode) &&
-        (!filter?.build || h.product?.build === filter.build) &&
-        (!needle || h.name.toLowerCase().includes(needle)),
-    )
-    .sort((a, b) => compare(objectSortKey(ctx, a), objectSortKey(ctx, b)));
+  const sorted = inInventoryOrder(ctx, records, stable);
+  const filtered = wantedKeys || states || filter?.inMaintenanceMode != null || filter?.build || needle;
+  if (!filtered) return sorted;
+  return sorted.filter(
+    (h) =>
+      (!wantedKeys || wantedKeys.has(objectKey(h.vcenter, h.moId))) &&
+      (!states || states.has(connectionState(h.connectionState))) &&
+      (filter?.inMaintenanceMode == null || h.inMaintenanceMode === filter.inMaintenanceMode) &&
+      (!filter?.build || h.product?.build === filter.build) &&
+      (!needle || h.name.toLowerCase().includes(needle)),
+  );
 }
 
 function compare(a: string, b: string): number {

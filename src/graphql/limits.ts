@@ -10,6 +10,7 @@ import { operationCost } from './cost.ts';
 import { hideSuggestions } from './errors.ts';
 import type { Plugin } from 'graphql-yoga';
 import { DeadlineExceeded, runInCallScope } from '../vsphere/index.ts';
+import type { CallScope } from '../vsphere/index.ts';
 
 export interface RequestLimits {
   /**
@@ -144,8 +145,23 @@ export function maxDirectivesPlugin(max: number): Plugin {
  * validation, because only then are the variables known.
  */
 export function costPlugin(maxCost: number): Plugin {
+  // yoga's parse cache hands the same DocumentNode to every request with the same text: its
+  // cost is computed once, unless its operations take variables (then it depends on them).
+  const withoutVariables = new WeakMap<DocumentNode, Map<string, number>>();
+  const costOf = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null }) => {
+    const { document } = args;
+    if (document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && (d.variableDefinitions?.length ?? 0) > 0)) {
+      return operationCost(args.schema, document, args.operationName, args.variableValues);
+    }
+    let costs = withoutVariables.get(document);
+    if (!costs) withoutVariables.set(document, (costs = new Map()));
+    const key = args.operationName ?? '';
+    let cost = costs.get(key);
+    if (cost === undefined) costs.set(key, (cost = operationCost(args.schema, document, args.operationName, undefined)));
+    return cost;
+  };
   const check = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null }) => {
-    const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+    const cost = costOf(args);
     return cost > maxCost ? { errors: [limitError('QUERY_TOO_COMPLEX', `Query cost limit of ${maxCost} exceeded, found ${cost}.`)] } : undefined;
   };
   return {
@@ -227,34 +243,91 @@ export function callScopePlugin(deadlineMs: number): Plugin {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(((args: Parameters<typeof executeFn>[0]) => {
         const context = args.contextValue as ScopeContext;
-        const controller = new AbortController();
-        const client = context.request?.signal ?? context.operationSignal;
-        const clientGone = () => controller.abort(new Error('the client went away'));
-        if (client?.aborted) clientGone();
-        else client?.addEventListener('abort', clientGone, { once: true });
-        let timer: NodeJS.Timeout | undefined;
-        const expired = new Promise((resolve) => {
-          timer = setTimeout(() => {
-            controller.abort(new DeadlineExceeded(deadlineMs));
+        const scope = new OperationScope(context, context.caller?.key ?? '');
+        const running = runInCallScope(scope, () => executeFn(args));
+        // Answered synchronously (no resolver awaited anything): nothing left to bound or abort.
+        if (!isPromiseLike(running)) {
+          scope.finish();
+          return running;
+        }
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => {
+            scope.abort(new DeadlineExceeded(deadlineMs));
             resolve({
               data: null,
-              errors: [
-                new GraphQLErrorClass(`The operation did not complete within ${deadlineMs} ms`, {
-                  extensions: { code: 'UPSTREAM_TIMEOUT' },
-                }),
-              ],
+              errors: [new GraphQLErrorClass(`The operation did not complete within ${deadlineMs} ms`, { extensions: { code: 'UPSTREAM_TIMEOUT' } })],
             });
           }, deadlineMs);
-        });
-        const scope = { signal: controller.signal, owner: context.caller?.key ?? '' };
-        const running = Promise.resolve(runInCallScope(scope, () => executeFn(args)));
-        return Promise.race([running, expired]).finally(() => {
-          clearTimeout(timer);
-          client?.removeEventListener('abort', clientGone);
-          // Whatever is still running (siblings of a field whose error nulled the result) has no reader.
-          controller.abort(new Error('the operation finished'));
+          const settle = () => {
+            clearTimeout(timer);
+            scope.finish();
+          };
+          running.then(
+            (result) => {
+              settle();
+              resolve(result);
+            },
+            (error: unknown) => {
+              settle();
+              reject(error);
+            },
+          );
         });
       }) as typeof executeFn);
     },
   };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+/** One reason for every finished operation: made once, its stack is nobody's business. */
+const OPERATION_FINISHED = new Error('the operation finished');
+
+/**
+ * An operation's call scope whose AbortController (and the listener on the client's signal)
+ * is only made when an upstream call first reads `signal`: most operations answered from
+ * memory never do, and those objects were a large share of their cost.
+ */
+class OperationScope implements CallScope {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  private client: AbortSignal | undefined;
+  private readonly clientGone = () => this.abort(new Error('the client went away'));
+
+  constructor(
+    private readonly context: ScopeContext,
+    readonly owner: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+      else {
+        // The client's signal is read here, not earlier: yoga makes a Request's signal on first access.
+        const client = this.context.request?.signal ?? this.context.operationSignal;
+        if (client?.aborted) this.abort(new Error('the client went away'));
+        else if (client) {
+          this.client = client;
+          client.addEventListener('abort', this.clientGone, { once: true });
+        }
+      }
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.client?.removeEventListener('abort', this.clientGone);
+    this.client = undefined;
+    this.controller?.abort(reason);
+  }
+
+  /** Whatever is still running (siblings of a field whose error nulled the result) has no reader. */
+  finish(): void {
+    this.abort(OPERATION_FINISHED);
+  }
 }

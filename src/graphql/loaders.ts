@@ -192,13 +192,14 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
    * and following ClusterComputeResource.host, so the cost is independent of host count.
    */
   const hostsOfCluster = () =>
-    new DataLoader<string, HostRecord[]>(async (keys) => {
-      const results: (HostRecord[] | Error)[] = new Array(keys.length);
+    new DataLoader<string, readonly HostRecord[]>(async (keys) => {
+      const results: (readonly HostRecord[] | Error)[] = new Array(keys.length);
       await Promise.all(
         [...groupByVCenter(keys)].map(async ([vcenter, { moIds, positions }]) => {
           const snapshot = mirrored(vcenter);
           if (snapshot) {
-            positions.forEach((pos, i) => (results[pos] = [...snapshot.hostsOfCluster(moIds[i]!)]));
+            // The mirror's own (immutable) list: no copy, and its identity keys the sorted-list cache.
+            positions.forEach((pos, i) => (results[pos] = snapshot.hostsOfCluster(moIds[i]!)));
             return;
           }
           const read = track(
@@ -233,10 +234,10 @@ export function createLoaders(upstreams: Upstreams, scans: ScanService, inventor
 
   /** Every host of a vCenter, through its HostSystem container view. Key: vCenter name. */
   const hostsOfVCenter = () =>
-    new DataLoader<string, HostRecord[]>((names) =>
-      perKey(names, (vcenter) => {
+    new DataLoader<string, readonly HostRecord[]>((names) =>
+      perKey(names, (vcenter): Promise<readonly HostRecord[]> => {
         const snapshot = mirrored(vcenter);
-        if (snapshot) return Promise.resolve([...snapshot.hosts()]);
+        if (snapshot) return Promise.resolve(snapshot.hosts());
         return track(
           vcenter,
           upstreams

@@ -48,9 +48,14 @@ export function hostRef(vcenter: string, moId: string): HostModel {
   return { __typename: 'Host', vcenter, moId };
 }
 
+/** Models of records that outlive a request (the mirror's): made once per record, not per query. */
+const hostModels = new WeakMap<HostRecord, HostModel>();
+
 /** A host whose properties are already known: its fields resolve without another lookup. */
 export function hostModel(record: HostRecord): HostModel {
-  return { __typename: 'Host', vcenter: record.vcenter, moId: record.moId, record };
+  let model = hostModels.get(record);
+  if (!model) hostModels.set(record, (model = { __typename: 'Host', vcenter: record.vcenter, moId: record.moId, record }));
+  return model;
 }
 
 export type ClusterConnectionModel = Connection<ClusterModel>;

@@ -2,8 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { GraphQLError } from 'graphql';
-import type { ValidationRule } from 'graphql';
+import { GraphQLError, getOperationAST } from 'graphql';
+import type { DocumentNode, ValidationRule } from 'graphql';
+import { createRequire } from 'node:module';
 import { createSchema, createYoga } from 'graphql-yoga';
 import type { GraphiQLOptions, Plugin, YogaInitialContext, YogaServerInstance } from 'graphql-yoga';
 import { anonymousCaller } from '../auth/caller.ts';
@@ -67,6 +68,22 @@ const noIntrospection: Plugin = {
   },
 };
 
+/**
+ * graphql-jit for queries and mutations, for measuring (`npm run bench -- --jit`); not a
+ * dependency: `npm install --no-save @envelop/graphql-jit` first. Not the default: its errors
+ * carry no `locations` and its variable errors read differently from graphql-js's; it turns an
+ * error thrown while subscribing into an unexpected one, so subscriptions keep graphql-js.
+ */
+function compiledQueries(): Plugin<GraphQLContext> {
+  let jit: { useGraphQlJit: (options: object, pluginOptions: { enableIf: (args: { document: DocumentNode; operationName?: string | null }) => boolean }) => unknown };
+  try {
+    jit = createRequire(import.meta.url)('@envelop/graphql-jit');
+  } catch (error) {
+    throw new Error(`jit: true needs @envelop/graphql-jit (npm install --no-save @envelop/graphql-jit): ${String(error)}`);
+  }
+  return jit.useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }) as Plugin<GraphQLContext>;
+}
+
 export interface GatewayYogaOptions {
   upstreams: Upstreams;
   scans: ScanService;
@@ -81,6 +98,8 @@ export interface GatewayYogaOptions {
   plugins?: Plugin<GraphQLContext>[];
   /** Run only the operations of this manifest (for the callers it applies to). */
   trustedDocuments?: TrustedDocuments;
+  /** Execute queries and mutations with graphql-jit instead of graphql-js (default false; see compiledQueries). */
+  jit?: boolean;
 }
 
 /** Yoga with the caller that src/http/access.ts (HTTP) or the WebSocket server decided, as server context. */
@@ -96,6 +115,7 @@ export function createGatewayYoga({
   mirrors,
   plugins = [],
   trustedDocuments,
+  jit = false,
 }: GatewayYogaOptions): GatewayYoga {
   return createYoga<{ caller?: Caller }, GraphQLContext>({
     schema: createSchema<GraphQLContext>({ typeDefs: loadTypeDefs(), resolvers: resolvers as never }),
@@ -128,6 +148,8 @@ export function createGatewayYoga({
       return createContext({ upstreams, scans, logger, audit, operation, ...(mirrors ? { mirrors } : {}) }, initial.caller ?? anonymousCaller());
     },
     plugins: [
+      // First: the gateway's own execute wrappers below (call scope, observability) wrap the executor it sets.
+      ...(jit ? [compiledQueries()] : []),
       ...(trustedDocuments ? [trustedDocumentsPlugin(trustedDocuments)] : []),
       accessPlugin(),
       armorPlugin(limits),

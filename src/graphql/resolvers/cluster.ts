@@ -12,12 +12,7 @@ export const Cluster: ClusterResolvers = {
   vcenter: (c) => vcenterRef(c.vcenter),
   haEnabled: (c) => c.haEnabled,
   drsEnabled: (c) => c.drsEnabled,
-  hosts: async (c, args, ctx, info) =>
-    paginate(
-      (await findHosts(ctx, info, args.filter, { cluster: c })).map(hostModel),
-      (h) => objectSortKey(ctx, h),
-      args,
-    ),
+  hosts: async (c, args, ctx, info) => paginate(await findHosts(ctx, info, args.filter, { cluster: c }), (h) => objectSortKey(ctx, h), args, hostModel),
   installedImages: async (c, _args, ctx) => {
     const { value, freshness } = await ctx.loaders.installedImages.load(objectKey(c.vcenter, c.moId));
     return { vcenter: c.vcenter, cluster: c.moId, info: value, freshness };

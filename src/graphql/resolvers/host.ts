@@ -40,20 +40,37 @@ function clusterOf(r: HostRecord): string | undefined {
   return r.parent?.type === 'ClusterComputeResource' ? r.parent.value : undefined;
 }
 
+// Field picks made once: a per-call arrow would be a closure allocated per host and field.
+const NAME = (r: HostRecord) => r.name;
+const CONNECTION_STATE = (r: HostRecord) => connectionState(r.connectionState);
+const CONNECTION_STATE_RAW = (r: HostRecord) => r.connectionState;
+const POWER_STATE = (r: HostRecord) => (r.powerState ? powerState(r.powerState) : null);
+const POWER_STATE_RAW = (r: HostRecord) => r.powerState ?? null;
+const IN_MAINTENANCE_MODE = (r: HostRecord) => r.inMaintenanceMode;
+// HostProduct's fields are AboutInfo's own names: the record's object serves as it is.
+const PRODUCT = (r: HostRecord) => r.product ?? null;
+
+/** Global IDs of records that outlive a request (the mirror's): encoded once per record. */
+const hostIds = new WeakMap<HostRecord, string>();
+
+function hostId(h: HostModel): string {
+  if (!h.record) return toGlobalId('Host', h.vcenter, h.moId);
+  let id = hostIds.get(h.record);
+  if (id === undefined) hostIds.set(h.record, (id = toGlobalId('Host', h.vcenter, h.moId)));
+  return id;
+}
+
 export const Host: HostResolvers = {
-  id: (h) => toGlobalId('Host', h.vcenter, h.moId),
+  id: hostId,
   moId: (h) => h.moId,
   vcenter: (h) => vcenterRef(h.vcenter),
-  name: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.name),
-  connectionState: (h, _args, ctx) => fromRecord(h, ctx, (r) => connectionState(r.connectionState)),
-  connectionStateRaw: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.connectionState),
-  powerState: (h, _args, ctx) => fromRecord(h, ctx, (r) => (r.powerState ? powerState(r.powerState) : null)),
-  powerStateRaw: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.powerState ?? null),
-  inMaintenanceMode: (h, _args, ctx) => fromRecord(h, ctx, (r) => r.inMaintenanceMode),
-  product: (h, _args, ctx) =>
-    fromRecord(h, ctx, ({ product: p }) =>
-      p ? { name: p.name, fullName: p.fullName, vendor: p.vendor, version: p.version, build: p.build, apiVersion: p.apiVersion } : null,
-    ),
+  name: (h, _args, ctx) => fromRecord(h, ctx, NAME),
+  connectionState: (h, _args, ctx) => fromRecord(h, ctx, CONNECTION_STATE),
+  connectionStateRaw: (h, _args, ctx) => fromRecord(h, ctx, CONNECTION_STATE_RAW),
+  powerState: (h, _args, ctx) => fromRecord(h, ctx, POWER_STATE),
+  powerStateRaw: (h, _args, ctx) => fromRecord(h, ctx, POWER_STATE_RAW),
+  inMaintenanceMode: (h, _args, ctx) => fromRecord(h, ctx, IN_MAINTENANCE_MODE),
+  product: (h, _args, ctx) => fromRecord(h, ctx, PRODUCT),
   cluster: async (h, _args, ctx) => {
     const clusterMoId = await fromRecord(h, ctx, clusterOf);
     if (!clusterMoId) return null;

@@ -49,10 +49,6 @@ export const Query: QueryResolvers = {
 
   hosts: async (_parent, args, ctx, info) => {
     const hosts = await findHosts(ctx, info, args.filter);
-    return paginate(
-      hosts.map(hostModel),
-      (h) => objectSortKey(ctx, h),
-      args,
-    );
+    return paginate(hosts, (h) => objectSortKey(ctx, h), args, hostModel);
   },
 };

@@ -32,9 +32,5 @@ export const VCenter: VCenterResolvers = {
   clusters: async (vc, args, ctx, info) =>
     paginate(await findClusters(ctx, info, args.filter, [vc.name]), (c) => objectSortKey(ctx, c), args),
   hosts: async (vc, args, ctx, info) =>
-    paginate(
-      (await findHosts(ctx, info, args.filter, { vcenters: [vc.name] })).map(hostModel),
-      (h) => objectSortKey(ctx, h),
-      args,
-    ),
+    paginate(await findHosts(ctx, info, args.filter, { vcenters: [vc.name] }), (h) => objectSortKey(ctx, h), args, hostModel),
 };
