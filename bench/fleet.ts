@@ -428,4 +428,4 @@ async function measurePeer(plan: PeerPlan, sim: SimProcess, gw: GatewayProcess, 
 }
 
 /** Median of a field over autocannon runs. */
-export const medianOf = (runs: readonly EngineRun[], field: 'requestsPerSec' | 'p50Ms' | 'p99Ms'): number => median(runs.map((r) => r[field]));
+export const medianOf = (runs: readonly Pick<EngineRun, 'requestsPerSec' | 'p50Ms' | 'p99Ms'>[], field: 'requestsPerSec' | 'p50Ms' | 'p99Ms'): number => median(runs.map((r) => r[field]));
