@@ -238,6 +238,7 @@ export function configFileSchema(baseDir: string, env: NodeJS.ProcessEnv) {
       staleMaxAgeMs: integer(0, 86_400_000).optional(),
       maxWaitSeconds: integer(1, 3_600).optional(),
       pageSize: integer(100, 100_000).optional(),
+      imageCacheMaxAgeMs: integer(0, 86_400_000).optional(),
     }).optional(),
   });
 }

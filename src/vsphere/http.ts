@@ -87,7 +87,6 @@ export class Semaphore {
   constructor(private readonly limit: number) {}
 
   async acquire(urgent = false, owner = '', signal?: AbortSignal): Promise<void> {
-    if (process.env.DEBUG_SEM && owner !== "anonymous:127.0.0.1") console.log("acquire", JSON.stringify(owner), this.active, this.queued);
     signal?.throwIfAborted();
     if (this.active < this.limit) {
       this.active++;
