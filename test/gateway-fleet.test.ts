@@ -202,7 +202,7 @@ describe('pagination', () => {
       if (!res.data.hosts.pageInfo.hasNextPage) break;
       after = res.data.hosts.pageInfo.endCursor;
     }
-    expect(seen).toHaveLength(24);
+    expect(seen).toHaveLength(40);
     expect(new Set(seen).size).toBe(24);
   });
 
@@ -241,6 +241,29 @@ describe('per-vCenter cap on in-flight upstream requests', () => {
       const diagnostics = h.gateway.upstreams.list[0]!.diagnostics();
       expect(diagnostics.peakInFlight).toBe(2);
     } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('an operation with many upstream calls at once', () => {
+  it('lets every call listen on the operation signal without a listener-leak warning', async () => {
+    // 40 clusters: 40 installed-images calls in one operation, 24 of them queued behind the vCenter's cap
+    // of 16, each queue place listening on the operation's signal.
+    const h = await startHarness({ size: { vcenters: 1, clustersPerDatacenter: 40, hostsPerCluster: 1 } });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const res = await h.gql(`{ clusters(first: 100) { nodes { installedImages { status } } } }`);
+      expect(res.data.clusters.nodes).toHaveLength(40);
+      const v = h.sim.vcenters[0]!;
+      expect(v.stats().requests['GET /api/esx/settings/clusters/{cluster}/installed-images']).toBe(40);
+      // process 'warning' events are emitted on the next tick: let them all out.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.includes('MaxListenersExceeded'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
       await h.close();
     }
   });

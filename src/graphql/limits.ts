@@ -3,6 +3,7 @@
  * overall deadline per operation, and the HTTP-level checks in gateway.ts. Each rejection
  * carries its own extensions.code.
  */
+import { setMaxListeners } from 'node:events';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { DocumentNode, GraphQLError, GraphQLSchema, SelectionSetNode, ValidationRule } from 'graphql';
 import { GraphQLError as GraphQLErrorClass, Kind } from 'graphql';
@@ -304,6 +305,9 @@ class OperationScope implements CallScope {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
+      // Every upstream call of the operation listens on this one signal (its queue place and its
+      // request): a fleet query has hundreds at once, which is not a listener leak.
+      setMaxListeners(0, this.controller.signal);
       if (this.reason !== undefined) this.controller.abort(this.reason);
       else {
         // The client's signal is read here, not earlier: yoga makes a Request's signal on first access.
