@@ -7,29 +7,50 @@ const STATUSES: readonly InstalledImageStatus[] = ['UNAVAILABLE', 'ELIGIBILITY_C
 const OPERATIONS: readonly InstalledImageOperation[] = ['ELIGIBILITY_CHECK', 'EXTRACT_INSTALLED_IMAGE'];
 const NOTIFICATION_TYPES: readonly NotificationType[] = ['INFO', 'WARNING', 'ERROR'];
 import type { ComponentInfo } from '../../vsphere/index.ts';
-import { hostRef } from '../models.ts';
+import { hostModel } from '../models.ts';
+import type { HostModel } from '../models.ts';
 import type { GraphQLContext } from '../context.ts';
 import { objectKey } from '../loaders.ts';
+import type { HostRecord } from '../loaders.ts';
 
 /**
- * The hosts an extraction named that vCenter still has. A host removed since the extraction
- * is left out (and logged) rather than failing the non-null Host fields of the whole answer.
+ * The hosts an extraction named that vCenter still has, as records. A host removed since the
+ * extraction is left out (and logged) rather than failing the non-null Host fields of the whole
+ * answer. From the operation's mirror snapshot when it has one: a fleet report names every host
+ * several times, and a loader round per name was most of the fleet query's CPU at scale.
  */
-async function existing(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Promise<Set<string>> {
-  const records = await ctx.loaders.host.loadMany(moIds.map((moId) => objectKey(vcenter, moId)));
-  const gone = moIds.filter((_, i) => records[i] === undefined || records[i] === null);
+async function existing(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Promise<Map<string, HostRecord>> {
+  const snapshot = ctx.inventory?.snapshot(vcenter);
+  const records: readonly (HostRecord | null | undefined | Error)[] = snapshot
+    ? moIds.map((moId) => snapshot.host(moId))
+    : await ctx.loaders.host.loadMany(moIds.map((moId) => objectKey(vcenter, moId)));
+  const found = new Map<string, HostRecord>();
+  const gone: string[] = [];
+  moIds.forEach((moId, i) => {
+    const record = records[i];
+    if (record instanceof Error) throw record;
+    if (record) found.set(moId, record);
+    else gone.push(moId);
+  });
   if (gone.length > 0) ctx.logger.warn('installed-images names hosts vCenter no longer has; leaving them out', { vcenter, hosts: gone });
-  return new Set(moIds.filter((_, i) => records[i] !== undefined && records[i] !== null));
+  return found;
 }
 
-async function hostsOf(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]) {
-  const present = await existing(ctx, vcenter, moIds);
-  return moIds.filter((moId) => present.has(moId)).map((moId) => hostRef(vcenter, moId));
+/** Models that carry their record: their fields resolve without another lookup. */
+async function hostsOf(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Promise<HostModel[]> {
+  const found = await existing(ctx, vcenter, moIds);
+  return moIds.flatMap((moId) => {
+    const record = found.get(moId);
+    return record ? [hostModel(record)] : [];
+  });
 }
 
-async function entriesOfExistingHosts<T>(ctx: GraphQLContext, vcenter: string, map: Record<string, T>): Promise<[string, T][]> {
-  const present = await existing(ctx, vcenter, Object.keys(map));
-  return Object.entries(map).filter(([moId]) => present.has(moId));
+async function entriesOfExistingHosts<T>(ctx: GraphQLContext, vcenter: string, map: Record<string, T>): Promise<[HostModel, T][]> {
+  const found = await existing(ctx, vcenter, Object.keys(map));
+  return Object.entries(map).flatMap(([moId, value]): [HostModel, T][] => {
+    const record = found.get(moId);
+    return record ? [[hostModel(record), value]] : [];
+  });
 }
 
 function components(map: Record<string, ComponentInfo | null> | undefined) {
@@ -80,10 +101,10 @@ export const imageResolvers: Pick<
       };
     },
     hostNotifications: async ({ vcenter, info }, _a, ctx) =>
-      (await entriesOfExistingHosts(ctx, vcenter, info.host_notifications)).map(([moId, notifications]) => ({ host: hostRef(vcenter, moId), notifications })),
+      (await entriesOfExistingHosts(ctx, vcenter, info.host_notifications)).map(([host, notifications]) => ({ host, notifications })),
     hostInfo: async ({ vcenter, info }, _a, ctx) =>
-      (await entriesOfExistingHosts(ctx, vcenter, info.host_info)).map(([moId, h]) => ({
-        host: hostRef(vcenter, moId),
+      (await entriesOfExistingHosts(ctx, vcenter, info.host_info)).map(([host, h]) => ({
+        host,
         name: h.name,
         isVsanWitness: h.is_vsan_witness ?? null,
       })),
