@@ -1,6 +1,6 @@
 /**
  * The inventory mirror at fleet scale (issue 12): `npm run bench:mirror -- [--vcenters 15]
- * [--clusters 26] [--hosts 96] [--latency 20] [--reps 7] [--jit|--no-jit] [--mirror-only] [--profile DIR]`. The simulator runs in its own
+ * [--clusters 26] [--hosts 96] [--latency 20] [--reps 7] [--jit|--no-jit] [--mirror-only] [--profile DIR] [--heap-mb N]`. The simulator runs in its own
  * process, the gateway in another, as `npm run bench` does.
  *
  * Measured: initial sync of every vCenter (from the gateway creating its mirrors to the last
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     'mirror-only': { type: 'boolean', default: false },
     /** Write a CPU profile of the gateway with mirrors into this directory (summarise with bench/profile-summary.ts). */
     profile: { type: 'string' },
+    /** The mirrored gateway's V8 old-space limit in MB (what NODE_OPTIONS sets in deploy/kubernetes). */
+    'heap-mb': { type: 'string' },
   },
   allowNegative: true,
 });
@@ -120,7 +122,8 @@ try {
 
   const started = performance.now();
   const simCpuBefore = await sim.child.call<NodeJS.CpuUsage>('cpuUsage');
-  const gateway = await GatewayProcess.start(sim, profiled, { inventoryMirror: true, ...gatewayStart });
+  const heapLimit = values['heap-mb'] ? { maxOldSpaceMb: Number(values['heap-mb']) } : {};
+  const gateway = await GatewayProcess.start(sim, { ...profiled, ...heapLimit }, { inventoryMirror: true, ...gatewayStart });
   try {
     // Synced: every mirror LIVE and its filter's first report applied (the mirror follows the feed).
     let timeline: Timeline;

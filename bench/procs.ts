@@ -24,6 +24,8 @@ function ensureBuilt(): void {
 export interface ChildOptions {
   /** Write a V8 CPU profile of this child into dir on exit (`node --cpu-prof`). */
   cpuProfDir?: string;
+  /** V8's old-space limit in MB (`--max-old-space-size`), as a container deployment sets it. */
+  maxOldSpaceMb?: number;
 }
 
 export class Child {
@@ -68,6 +70,7 @@ export class Child {
   static async start(role: 'sim' | 'gateway' | 'bare' | 'floor' | 'peer', options: ChildOptions = {}): Promise<Child> {
     ensureBuilt();
     const execArgv = ['--expose-gc'];
+    if (options.maxOldSpaceMb) execArgv.push(`--max-old-space-size=${options.maxOldSpaceMb}`);
     if (options.cpuProfDir) {
       mkdirSync(options.cpuProfDir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);

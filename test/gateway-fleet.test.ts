@@ -202,7 +202,7 @@ describe('pagination', () => {
       if (!res.data.hosts.pageInfo.hasNextPage) break;
       after = res.data.hosts.pageInfo.endCursor;
     }
-    expect(seen).toHaveLength(40);
+    expect(seen).toHaveLength(24);
     expect(new Set(seen).size).toBe(24);
   });
 
