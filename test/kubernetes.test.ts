@@ -80,6 +80,14 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('caps the V8 heap below the memory limit (V8 sizes it from the machine, not the container)', () => {
+    const nodeOptions = container.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')?.value as string | undefined;
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1]);
+    expect(heapMb).toBeGreaterThan(0);
+    // Room beside the heap for buffers, code and the new space: at most 3/4 of the limit.
+    expect(heapMb * 1024 * 1024).toBeLessThanOrEqual(quantity(container.resources.limits.memory) * 0.75);
+  });
+
   it('runs as the image\'s non-root user on a read-only root file system', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).not.toBe(0);
