@@ -93,23 +93,27 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destination,
   );
   const bindings = options.bindings ?? {};
-  return wrap(() => (Object.keys(bindings).length ? root.child(redact(bindings) as Record<string, unknown>) : root), 'requestId' in bindings);
+  return wrap(() => (Object.keys(bindings).length ? root.child(redact(bindings) as Record<string, unknown>) : root), new Set(Object.keys(bindings)));
 }
 
 /**
- * `boundRequestId`: the bindings already name the request, so the line does not repeat it.
- * `target` is made on the first line actually written: every operation gets a child logger
+ * `bound`: the keys this logger's bindings (its own and its parents') already write. pino
+ * writes a field given at the call site as well as the bound one, and a line with a key twice
+ * (`"vcenter":"a","vcenter":"a"`) is rejected or mangled by strict log pipelines, so a call-site
+ * field under a bound key is dropped: the logger's context names it. The same holds for the
+ * running operation's request id. `target` is made on the first line actually written: every operation gets a child logger
  * and most never write through it, so building pino's child (and redacting its bindings) per
  * request was wasted work. A child writes at its parent's level, so the parent answers the
  * level check until then.
  */
-function wrap(make: () => PinoLogger, boundRequestId: boolean, levelOf?: PinoLogger): Logger {
+function wrap(make: () => PinoLogger, bound: ReadonlySet<string>, levelOf?: PinoLogger): Logger {
   let target: PinoLogger | undefined = levelOf ? undefined : make();
   const resolve = (): PinoLogger => (target ??= make());
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (!(target ?? levelOf!).isLevelEnabled(level)) return;
     const record = (fields ? redact(fields) : {}) as Record<string, unknown>;
-    if (!boundRequestId && record['requestId'] === undefined) {
+    for (const key of bound) delete record[key];
+    if (!bound.has('requestId') && record['requestId'] === undefined) {
       const operation = currentOperation();
       if (operation) record['requestId'] = operation.requestId;
     }
@@ -122,10 +126,10 @@ function wrap(make: () => PinoLogger, boundRequestId: boolean, levelOf?: PinoLog
     error: (m, f) => emit('error', m, f),
     child: (b) => {
       const parent = target ?? levelOf!;
-      return wrap(() => resolve().child(redact(b) as Record<string, unknown>), boundRequestId || 'requestId' in b, parent);
+      return wrap(() => resolve().child(redact(b) as Record<string, unknown>), new Set([...bound, ...Object.keys(b)]), parent);
     },
   };
 }
 
 /** A logger that drops everything; the default for library code used without one. */
-export const silentLogger: Logger = wrap(() => pino({ level: 'silent' }), false);
+export const silentLogger: Logger = wrap(() => pino({ level: 'silent' }), new Set());
