@@ -28,5 +28,5 @@ EXPOSE 4000
 # Node itself probes: the slim image has no curl.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node is the process that gets SIGTERM (not npm, which does not pass it on): the gateway drains and exits 0.
+# Node is the process that gets SIGTERM, with no npm or shell in between: the gateway drains and exits 0.
 ENTRYPOINT ["node", "dist/src/main.js"]

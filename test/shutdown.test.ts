@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEPOT_URLS } from '../src/simulator/index.ts';
 import { sseSubscribe } from './clients.ts';
@@ -64,4 +67,83 @@ describe('graceful shutdown', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('SIGTERM to `npm start` itself reaches the gateway: it shuts down cleanly and nothing is left running', async () => {
+    // npm forwards SIGTERM to its script's shell; the script must `exec` node so that the shell
+    // is the gateway, else npm and its shell stop and the gateway keeps running. `npm start`
+    // rebuilds dist/, which other tests run, so it runs in a copy of the package whose sources
+    // and dependencies are links to this one.
+    const root = resolve(import.meta.dirname, '..');
+    const dir = mkdtempSync(join(tmpdir(), 'gw-npm-start-'));
+    for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(join(root, file), join(dir, file));
+    for (const linked of ['node_modules', 'src', 'schema', 'bench']) symlinkSync(join(root, linked), join(dir, linked));
+    const npm = spawn('npm', ['start', '--', '--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
+    let stdout = '';
+    let stderr = '';
+    npm.stdout.on('data', (d) => (stdout += d));
+    npm.stderr.on('data', (d) => (stderr += d));
+    const npmExited = new Promise<number | null>((r) => npm.on('exit', (code) => r(code)));
+    const leftovers: number[] = [];
+    try {
+      await eventually(() => /GraphiQL at (\S+)/.exec(stdout)?.[1], Boolean, 60_000);
+      const url = /GraphiQL at (\S+)/.exec(stdout)![1]!;
+      const gatewayPid = descendantPids(npm.pid!).find((pid) => commandLine(pid)[1] === 'dist/src/main.js');
+      expect(gatewayPid).toBeGreaterThan(0);
+      leftovers.push(gatewayPid!);
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clusters { totalCount } }' }) });
+      expect(((await res.json()) as any).data.clusters.totalCount).toBe(2);
+
+      npm.kill('SIGTERM');
+      await npmExited;
+      // The gateway ran its shutdown (sessions logged out) and its process is gone.
+      expect(stderr).toContain('shutting down');
+      expect(stderr).toContain('VI/JSON session closed');
+      await eventually(() => !isRunning(gatewayPid!), Boolean, 15_000);
+    } finally {
+      npm.kill('SIGKILL');
+      for (const pid of leftovers) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** The pids of a process's descendants, from /proc (Linux, no procps needed). */
+function descendantPids(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited since the listing
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+  }
+  const found = [root];
+  for (let i = 0; i < found.length; i++) for (const [pid, ppid] of parentOf) if (ppid === found[i]) found.push(pid);
+  return found.slice(1);
+}
+
+/** A process's arguments (argv), empty once it has exited. */
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
