@@ -29,4 +29,6 @@ EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Node is the process that gets SIGTERM, with no npm or shell in between: the gateway drains and exits 0.
-ENTRYPOINT ["node", "dist/src/main.js"]
+# The V8 flags are `npm start`'s: a 64 MB semi-space lets a query's result tree die young instead
+# of being promoted and collected again, ~35 % less CPU per fleet query (BENCHMARKS.md).
+ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/src/main.js"]

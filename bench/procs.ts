@@ -5,13 +5,25 @@
  */
 import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { GatewayStart, MemorySample, RpcResponse, SimInfo, SimStart } from './protocol.ts';
 import type { SimStats } from '../src/simulator/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../dist/bench/child.js', import.meta.url));
+
+/**
+ * The V8 flags `npm start` (and the container's entry point) give the gateway, read from the
+ * `start` script: every child runs with them, so the gateway is measured as it is deployed and
+ * the peer, the floor and bare yoga get the same heap tuning.
+ */
+export function gatewayNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+  const command = /\bexec node((?:\s+--\S+)*)\s+dist\/src\/main\.js/.exec(start);
+  if (!command) throw new Error(`package.json: the start script does not exec node on dist/src/main.js: ${start}`);
+  return command[1]!.trim().split(/\s+/).filter(Boolean);
+}
 
 let built = false;
 /** Builds once per driver process, so the children always run the current source. */
@@ -69,7 +81,7 @@ export class Child {
 
   static async start(role: 'sim' | 'gateway' | 'bare' | 'floor' | 'peer', options: ChildOptions = {}): Promise<Child> {
     ensureBuilt();
-    const execArgv = ['--expose-gc'];
+    const execArgv = ['--expose-gc', ...gatewayNodeFlags()];
     if (options.maxOldSpaceMb) execArgv.push(`--max-old-space-size=${options.maxOldSpaceMb}`);
     if (options.cpuProfDir) {
       mkdirSync(options.cpuProfDir, { recursive: true });

@@ -12,30 +12,11 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/simulator/index.ts';
 import type { Simulator } from '../src/simulator/index.ts';
+import { gatewayNodeFlags } from '../bench/procs.ts';
+import { dockerfile, execForm, imageEnv, lastStage, runtime } from './dockerfile.ts';
 import { eventually } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-
-interface Instruction { keyword: string; args: string; stage: number }
-
-/** Dockerfile → instructions (continuation lines joined, comments dropped), numbered by stage. */
-export function parseDockerfile(text: string): Instruction[] {
-  const joined = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  let stage = -1;
-  return joined.map((line) => {
-    const [keyword, ...rest] = line.split(/\s+/);
-    if (keyword!.toUpperCase() === 'FROM') stage++;
-    return { keyword: keyword!.toUpperCase(), args: rest.join(' '), stage };
-  });
-}
-
-const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-const lastStage = Math.max(...dockerfile.map((i) => i.stage));
-const runtime = dockerfile.filter((i) => i.stage === lastStage);
-/** ENV of the runtime stage: what the gateway process sees in the image. */
-const imageEnv = Object.fromEntries(runtime.filter((i) => i.keyword === 'ENV').map((i) => i.args.split('=') as [string, string]));
-/** The JSON exec form of ENTRYPOINT, or of HEALTHCHECK's CMD (after its options). */
-const execForm = (keyword: string) => JSON.parse(runtime.find((i) => i.keyword === keyword)!.args.replace(/^(--\S+\s+)*CMD\s+/, '')) as string[];
 
 describe('Dockerfile', () => {
   it('builds in one stage and runs production dependencies plus dist/ in a slim one, as a non-root user, node as the entry point', () => {
@@ -55,8 +36,9 @@ describe('Dockerfile', () => {
     const user = runtime.filter((i) => i.keyword === 'USER').at(-1)?.args ?? 'root';
     expect(user).not.toMatch(/^(root|0)(:|$)/);
 
-    // Signals must reach the gateway: node itself, in exec form, never npm or a shell.
-    expect(execForm('ENTRYPOINT')).toEqual(['node', 'dist/src/main.js']);
+    // Signals must reach the gateway: node itself, in exec form, never npm or a shell; with the
+    // V8 flags `npm start` gives it (the heap tuning the benchmarks measure).
+    expect(execForm('ENTRYPOINT')).toEqual(['node', ...gatewayNodeFlags(), 'dist/src/main.js']);
     expect(runtime.some((i) => i.keyword === 'CMD')).toBe(false);
 
     const healthcheck = runtime.find((i) => i.keyword === 'HEALTHCHECK')!;
@@ -107,7 +89,8 @@ export async function resolve(specifier, context, next) {
   });
 
   function run(args: string[], moduleLog: string): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; output: () => string } {
-    const child = spawn(process.execPath, ['--import', join(work, 'register.mjs'), 'dist/src/main.js', ...args], {
+    // The image's entry point (node's flags and the entry file), after the test's module-log hook.
+    const child = spawn(process.execPath, ['--import', join(work, 'register.mjs'), ...execForm('ENTRYPOINT').slice(1), ...args], {
       cwd: work,
       stdio: ['ignore', 'pipe', 'pipe'],
       // The image's environment; only the address is the test's (loopback, any free port).

@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHUTDOWN_GRACE_MS, loadConfig } from '../src/config.ts';
 import { DEFAULT_TIMEOUT_MS } from '../src/vsphere/index.ts';
+import { execForm } from './dockerfile.ts';
 import { startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
 
@@ -82,10 +83,15 @@ describe('Kubernetes manifests', () => {
 
   it('caps the V8 heap below the memory limit (V8 sizes it from the machine, not the container)', () => {
     const nodeOptions = container.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')?.value as string | undefined;
-    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1]);
-    expect(heapMb).toBeGreaterThan(0);
-    // Room beside the heap for buffers, code and the new space: at most 3/4 of the limit.
-    expect(heapMb * 1024 * 1024).toBeLessThanOrEqual(quantity(container.resources.limits.memory) * 0.75);
+    // The pod's node runs with the image's entry-point flags and NODE_OPTIONS both.
+    const flags = [...execForm('ENTRYPOINT'), ...(nodeOptions ?? '').split(/\s+/)];
+    const flag = (name: string) => Number(flags.map((f) => new RegExp(`^--${name}=(\\d+)$`).exec(f)?.[1]).find(Boolean));
+    const oldSpaceMb = flag('max-old-space-size');
+    expect(oldSpaceMb).toBeGreaterThan(0);
+    // V8's young generation is three semi-spaces (two, plus the new large-object space); 16 MB each by default.
+    const youngMb = 3 * (flag('max-semi-space-size') || 16);
+    // Room beside the heap for buffers and code: the whole heap at most 3/4 of the limit.
+    expect((oldSpaceMb + youngMb) * 1024 * 1024).toBeLessThanOrEqual(quantity(container.resources.limits.memory) * 0.75);
   });
 
   it('runs as the image\'s non-root user on a read-only root file system', () => {

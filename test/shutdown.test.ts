@@ -91,7 +91,7 @@ describe('graceful shutdown', () => {
     try {
       await eventually(() => /GraphiQL at (\S+)/.exec(stdout)?.[1], Boolean, 60_000);
       const url = /GraphiQL at (\S+)/.exec(stdout)![1]!;
-      const gatewayPid = descendantPids(npm.pid!).find((pid) => commandLine(pid)[1] === 'dist/src/main.js');
+      const gatewayPid = descendantPids(npm.pid!).find((pid) => commandLine(pid)[0] === 'node' && commandLine(pid).includes('dist/src/main.js'));
       expect(gatewayPid).toBeGreaterThan(0);
       leftovers.push(gatewayPid!);
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clusters { totalCount } }' }) });
