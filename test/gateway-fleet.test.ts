@@ -41,6 +41,21 @@ describe('fleet query over two simulated vCenters', () => {
     expect(checked).toBeGreaterThan(10);
   });
 
+  it('gives a host an installed image exactly when an image category of its cluster lists it', async () => {
+    const res = await h.gql(FLEET_QUERY);
+    let withImage = 0;
+    for (const cluster of res.data.clusters.nodes) {
+      const c = cluster.installedImages.imageCategories;
+      const categories = [c?.mostWidelyUsedImage, c?.highestVersionedImage, ...(c?.hostImageList ?? [])].filter(Boolean);
+      const listed = new Set(categories.flatMap((i: any) => i.hosts.map((x: any) => x.moId)));
+      for (const host of cluster.hosts.nodes) {
+        expect(host.installedImage !== null, `${cluster.moId}/${host.moId}`).toBe(listed.has(host.moId));
+        if (host.installedImage) withImage++;
+      }
+    }
+    expect(withImage).toBeGreaterThan(10);
+  });
+
   it('shows the inventory cases operators meet', async () => {
     const res = await h.gql(FLEET_QUERY);
     const clusters = res.data.clusters.nodes;

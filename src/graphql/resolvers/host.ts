@@ -1,9 +1,9 @@
 import type { GraphQLContext } from '../context.ts';
 import { notFound } from '../errors.ts';
-import type { HostPowerState, HostResolvers } from '../generated/resolvers-types.ts';
+import type { HostPowerState, HostResolvers, ReportFreshness } from '../generated/resolvers-types.ts';
 import { connectionState, openEnum } from '../open-enums.ts';
 import { toGlobalId } from '../ids.ts';
-import type { HostRecord } from '../loaders.ts';
+import type { HostRecord, Reported } from '../loaders.ts';
 import { objectKey } from '../loaders.ts';
 import type { HostModel } from '../models.ts';
 import { patchScanRef, vcenterRef } from '../models.ts';
@@ -29,11 +29,33 @@ function powerState(raw: string): HostPowerState {
   return raw === 'standBy' ? 'STANDBY' : openEnum(POWER_STATES, raw);
 }
 
-/** The image a host runs, per its cluster's last extraction: the category whose host list names it. */
-export function imageOfHost(info: InstalledImageInfo, hostMoId: string): SoftwareInfo | null {
-  const c = info.image_categories;
-  const candidates = [...(c.host_image_list ?? []), c.most_widely_used_image, c.highest_versioned_image];
-  return candidates.find((image) => image?.host_list.includes(hostMoId))?.software_info ?? null;
+type HostImage = SoftwareInfo & { freshness: ReportFreshness };
+
+/**
+ * The image each host runs, per its cluster's last extraction (the first category whose host
+ * list names it), with the report's freshness: made once per report a request loaded (the
+ * loader hands every host of the cluster the same object), instead of scanning the categories
+ * once per host.
+ */
+const imagesByHost = new WeakMap<Reported<InstalledImageInfo>, Map<string, HostImage>>();
+
+function hostImages(report: Reported<InstalledImageInfo>): Map<string, HostImage> {
+  let images = imagesByHost.get(report);
+  if (!images) {
+    images = new Map();
+    const c = report.value.image_categories;
+    for (const image of [...(c.host_image_list ?? []), c.most_widely_used_image, c.highest_versioned_image]) {
+      if (!image) continue;
+      for (const moId of image.host_list) if (!images.has(moId)) images.set(moId, { ...image.software_info, freshness: report.freshness });
+    }
+    imagesByHost.set(report, images);
+  }
+  return images;
+}
+
+function installedImageOf(h: HostModel, ctx: GraphQLContext, clusterMoId: string | undefined): Promise<HostImage | null> | null {
+  if (!clusterMoId) return null;
+  return ctx.loaders.installedImages.load(objectKey(h.vcenter, clusterMoId)).then((report) => hostImages(report).get(h.moId) ?? null);
 }
 
 function clusterOf(r: HostRecord): string | undefined {
@@ -80,11 +102,9 @@ export const Host: HostResolvers = {
     (await ctx.loaders.recentScansOfHost.load(objectKey(h.vcenter, h.moId))).map((info) =>
       patchScanRef(h.vcenter, info.task.value, info),
     ),
-  installedImage: async (h, _args, ctx) => {
-    const clusterMoId = await fromRecord(h, ctx, clusterOf);
-    if (!clusterMoId) return null;
-    const { value, freshness } = await ctx.loaders.installedImages.load(objectKey(h.vcenter, clusterMoId));
-    const image = imageOfHost(value, h.moId);
-    return image && { ...image, freshness };
+  // One promise per host (the report's load), not an async function's three.
+  installedImage: (h, _args, ctx) => {
+    const clusterMoId = fromRecord(h, ctx, clusterOf);
+    return clusterMoId instanceof Promise ? clusterMoId.then((c) => installedImageOf(h, ctx, c)) : installedImageOf(h, ctx, clusterMoId);
   },
 };

@@ -13,44 +13,53 @@ import type { GraphQLContext } from '../context.ts';
 import { objectKey } from '../loaders.ts';
 import type { HostRecord } from '../loaders.ts';
 
+/** `then` for a value that is ready now or later: with a mirror snapshot the host lookups are synchronous, and a promise per list was pure overhead. */
+function whenReady<T, U>(value: T | Promise<T>, next: (ready: T) => U): U | Promise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
 /**
  * The hosts an extraction named that vCenter still has, as records. A host removed since the
  * extraction is left out (and logged) rather than failing the non-null Host fields of the whole
  * answer. From the operation's mirror snapshot when it has one: a fleet report names every host
  * several times, and a loader round per name was most of the fleet query's CPU at scale.
  */
-async function existing(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Promise<Map<string, HostRecord>> {
+function existing(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Map<string, HostRecord> | Promise<Map<string, HostRecord>> {
   const snapshot = ctx.inventory?.snapshot(vcenter);
-  const records: readonly (HostRecord | null | undefined | Error)[] = snapshot
+  const records = snapshot
     ? moIds.map((moId) => snapshot.host(moId))
-    : await ctx.loaders.host.loadMany(moIds.map((moId) => objectKey(vcenter, moId)));
-  const found = new Map<string, HostRecord>();
-  const gone: string[] = [];
-  moIds.forEach((moId, i) => {
-    const record = records[i];
-    if (record instanceof Error) throw record;
-    if (record) found.set(moId, record);
-    else gone.push(moId);
+    : ctx.loaders.host.loadMany(moIds.map((moId) => objectKey(vcenter, moId)));
+  return whenReady(records, (ready: readonly (HostRecord | null | undefined | Error)[]) => {
+    const found = new Map<string, HostRecord>();
+    const gone: string[] = [];
+    moIds.forEach((moId, i) => {
+      const record = ready[i];
+      if (record instanceof Error) throw record;
+      if (record) found.set(moId, record);
+      else gone.push(moId);
+    });
+    if (gone.length > 0) ctx.logger.warn('installed-images names hosts vCenter no longer has; leaving them out', { vcenter, hosts: gone });
+    return found;
   });
-  if (gone.length > 0) ctx.logger.warn('installed-images names hosts vCenter no longer has; leaving them out', { vcenter, hosts: gone });
-  return found;
 }
 
 /** Models that carry their record: their fields resolve without another lookup. */
-async function hostsOf(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): Promise<HostModel[]> {
-  const found = await existing(ctx, vcenter, moIds);
-  return moIds.flatMap((moId) => {
-    const record = found.get(moId);
-    return record ? [hostModel(record)] : [];
-  });
+function hostsOf(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): HostModel[] | Promise<HostModel[]> {
+  return whenReady(existing(ctx, vcenter, moIds), (found) =>
+    moIds.flatMap((moId) => {
+      const record = found.get(moId);
+      return record ? [hostModel(record)] : [];
+    }),
+  );
 }
 
-async function entriesOfExistingHosts<T>(ctx: GraphQLContext, vcenter: string, map: Record<string, T>): Promise<[HostModel, T][]> {
-  const found = await existing(ctx, vcenter, Object.keys(map));
-  return Object.entries(map).flatMap(([moId, value]): [HostModel, T][] => {
-    const record = found.get(moId);
-    return record ? [[hostModel(record), value]] : [];
-  });
+function entriesOfExistingHosts<T>(ctx: GraphQLContext, vcenter: string, map: Record<string, T>): [HostModel, T][] | Promise<[HostModel, T][]> {
+  return whenReady(existing(ctx, vcenter, Object.keys(map)), (found) =>
+    Object.entries(map).flatMap(([moId, value]): [HostModel, T][] => {
+      const record = found.get(moId);
+      return record ? [[hostModel(record), value]] : [];
+    }),
+  );
 }
 
 function components(map: Record<string, ComponentInfo | null> | undefined) {
@@ -100,14 +109,16 @@ export const imageResolvers: Pick<
         hostImageList: c.host_image_list?.map((i) => ({ vcenter, image: i })) ?? null,
       };
     },
-    hostNotifications: async ({ vcenter, info }, _a, ctx) =>
-      (await entriesOfExistingHosts(ctx, vcenter, info.host_notifications)).map(([host, notifications]) => ({ host, notifications })),
-    hostInfo: async ({ vcenter, info }, _a, ctx) =>
-      (await entriesOfExistingHosts(ctx, vcenter, info.host_info)).map(([host, h]) => ({
-        host,
-        name: h.name,
-        isVsanWitness: h.is_vsan_witness ?? null,
-      })),
+    hostNotifications: ({ vcenter, info }, _a, ctx) =>
+      whenReady(entriesOfExistingHosts(ctx, vcenter, info.host_notifications), (entries) => entries.map(([host, notifications]) => ({ host, notifications }))),
+    hostInfo: ({ vcenter, info }, _a, ctx) =>
+      whenReady(entriesOfExistingHosts(ctx, vcenter, info.host_info), (entries) =>
+        entries.map(([host, h]) => ({
+          host,
+          name: h.name,
+          isVsanWitness: h.is_vsan_witness ?? null,
+        })),
+      ),
     orphanedVibs: ({ vcenter, info }, _a, ctx) =>
       Promise.all(Object.entries(info.orphaned_vibs).map(async ([vib, moIds]) => ({ vib, hosts: await hostsOf(ctx, vcenter, moIds) }))),
     notifications: ({ info }) =>
