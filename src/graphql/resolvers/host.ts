@@ -46,7 +46,9 @@ function hostImages(report: Reported<InstalledImageInfo>): Map<string, HostImage
     const c = report.value.image_categories;
     for (const image of [...(c.host_image_list ?? []), c.most_widely_used_image, c.highest_versioned_image]) {
       if (!image) continue;
-      for (const moId of image.host_list) if (!images.has(moId)) images.set(moId, { ...image.software_info, freshness: report.freshness });
+      // One object per category, shared by its hosts: the answer is the same for each.
+      const software: HostImage = { ...image.software_info, freshness: report.freshness };
+      for (const moId of image.host_list) if (!images.has(moId)) images.set(moId, software);
     }
     imagesByHost.set(report, images);
   }

@@ -45,12 +45,15 @@ function existing(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]
 
 /** Models that carry their record: their fields resolve without another lookup. */
 function hostsOf(ctx: GraphQLContext, vcenter: string, moIds: readonly string[]): HostModel[] | Promise<HostModel[]> {
-  return whenReady(existing(ctx, vcenter, moIds), (found) =>
-    moIds.flatMap((moId) => {
+  return whenReady(existing(ctx, vcenter, moIds), (found) => {
+    // A loop, not flatMap: no one-element array per host of a fleet report.
+    const models: HostModel[] = [];
+    for (const moId of moIds) {
       const record = found.get(moId);
-      return record ? [hostModel(record)] : [];
-    }),
-  );
+      if (record) models.push(hostModel(record));
+    }
+    return models;
+  });
 }
 
 function entriesOfExistingHosts<T>(ctx: GraphQLContext, vcenter: string, map: Record<string, T>): [HostModel, T][] | Promise<[HostModel, T][]> {
