@@ -101,7 +101,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * writes a field given at the call site as well as the bound one, and a line with a key twice
  * (`"vcenter":"a","vcenter":"a"`) is rejected or mangled by strict log pipelines, so a call-site
  * field under a bound key is dropped: the logger's context names it. The same holds for the
- * running operation's request id. `target` is made on the first line actually written: every operation gets a child logger
+ * running operation's request id.
+ * `target` is made on the first line actually written: every operation gets a child logger
  * and most never write through it, so building pino's child (and redacting its bindings) per
  * request was wasted work. A child writes at its parent's level, so the parent answers the
  * level check until then.
