@@ -39,32 +39,16 @@ describe('graceful shutdown', () => {
   it('npm start (the compiled build) serves, then exits 0 on SIGTERM', async () => {
     // What `npm start` runs after its build: plain node on dist/ (schema copied, .ts imports
     // rewritten); test/global-setup.ts builds dist/ before the suite.
-    const child = spawn(process.execPath, ['dist/src/main.js', '--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const gateway = startServing(process.execPath, ['dist/src/main.js', ...SMALL_SIMULATOR]);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/GraphiQL at (\S+)/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const url = /GraphiQL at (\S+)/.exec(stdout)![1]!;
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ clusters { totalCount } }' }),
-      });
-      expect(((await res.json()) as any).data.clusters.totalCount).toBe(2);
-      child.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
+      expect(await clusterCount(await gateway.url)).toBe(2);
+      gateway.child.kill('SIGTERM');
+      const code = await Promise.race([gateway.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
       expect(code).toBe(0);
-      expect(stderr).toContain('shutting down');
-      expect(stderr).not.toContain('VMware1!');
+      expect(gateway.stderr()).toContain('shutting down');
+      expect(gateway.stderr()).not.toContain('VMware1!');
     } finally {
-      child.kill('SIGKILL');
+      gateway.child.kill('SIGKILL');
     }
   });
 
@@ -77,39 +61,49 @@ describe('graceful shutdown', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-npm-start-'));
     for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(join(root, file), join(dir, file));
     for (const linked of ['node_modules', 'src', 'schema', 'bench']) symlinkSync(join(root, linked), join(dir, linked));
-    const npm = spawn('npm', ['start', '--', '--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
-    });
-    let stdout = '';
-    let stderr = '';
-    npm.stdout.on('data', (d) => (stdout += d));
-    npm.stderr.on('data', (d) => (stderr += d));
-    const npmExited = new Promise<number | null>((r) => npm.on('exit', (code) => r(code)));
+    // The build comes first: a cold compile on a busy machine takes tens of seconds.
+    const npm = startServing('npm', ['start', '--', ...SMALL_SIMULATOR], dir, 60_000);
     const leftovers: number[] = [];
     try {
-      await eventually(() => /GraphiQL at (\S+)/.exec(stdout)?.[1], Boolean, 60_000);
-      const url = /GraphiQL at (\S+)/.exec(stdout)![1]!;
-      const gatewayPid = descendantPids(npm.pid!).find((pid) => commandLine(pid)[0] === 'node' && commandLine(pid).includes('dist/src/main.js'));
+      const url = await npm.url;
+      const gatewayPid = descendantPids(npm.child.pid!).find((pid) => commandLine(pid)[0] === 'node' && commandLine(pid).includes('dist/src/main.js'));
       expect(gatewayPid).toBeGreaterThan(0);
       leftovers.push(gatewayPid!);
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clusters { totalCount } }' }) });
-      expect(((await res.json()) as any).data.clusters.totalCount).toBe(2);
+      expect(await clusterCount(url)).toBe(2);
 
-      npm.kill('SIGTERM');
-      await npmExited;
+      npm.child.kill('SIGTERM');
+      await npm.exited;
       // The gateway ran its shutdown (sessions logged out) and its process is gone.
-      expect(stderr).toContain('shutting down');
-      expect(stderr).toContain('VI/JSON session closed');
+      expect(npm.stderr()).toContain('shutting down');
+      expect(npm.stderr()).toContain('VI/JSON session closed');
       await eventually(() => !isRunning(gatewayPid!), Boolean, 15_000);
     } finally {
-      npm.kill('SIGKILL');
+      npm.child.kill('SIGKILL');
       for (const pid of leftovers) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
+
+/** The embedded simulator, small: 1 cluster of 2 hosts per vCenter. */
+const SMALL_SIMULATOR = ['--port', '0', '--sim-hosts', '2', '--sim-clusters', '1'];
+
+/** Starts a command that runs the gateway; `url` resolves once it prints where it serves (bounded by `startMs`). */
+function startServing(command: string, args: string[], cwd?: string, startMs = 20_000) {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const url = eventually(() => /GraphiQL at (\S+)/.exec(stdout)?.[1], Boolean, startMs) as Promise<string>;
+  return { child, url, exited, stderr: () => stderr };
+}
+
+async function clusterCount(url: string): Promise<number> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clusters { totalCount } }' }) });
+  return ((await res.json()) as any).data.clusters.totalCount;
+}
 
 /** The pids of a process's descendants, from /proc (Linux, no procps needed). */
 function descendantPids(root: number): number[] {
