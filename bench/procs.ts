@@ -3,10 +3,11 @@
  * Children run the compiled build (`npm run build`, as `npm start` does), not TypeScript through
  * tsx: tsx's loader thread alone adds ~75 MB of RSS, which production does not carry.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildIfStale } from './build.ts';
 import type { GatewayStart, MemorySample, RpcResponse, SimInfo, SimStart } from './protocol.ts';
 import type { SimStats } from '../src/simulator/index.ts';
 
@@ -26,10 +27,10 @@ export function gatewayNodeFlags(): string[] {
 }
 
 let built = false;
-/** Builds once per driver process, so the children always run the current source. */
+/** Builds (when stale) once per driver process, so the children always run the current source. */
 function ensureBuilt(): void {
   if (built) return;
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  buildIfStale();
   built = true;
 }
 
